@@ -1,0 +1,245 @@
+"""Running a model on whole images: colour handling, tiling and x8 self-ensemble, all from the descriptor.
+
+:class:`Upscaler` applies a :class:`~glsr.models.ModelSpec`'s input convention, so no code here (or
+in its callers) tests a model's name:
+
+* ``luma-interpolated`` / ``luma-lowres``: the network sees the Y channel (MATLAB ``rgb2ycbcr``), and Cb
+  and Cr are upscaled with MATLAB bicubic; an interpolated-input network first gets the bicubic
+  upscale of Y;
+* ``rgb-lowres``: the network sees RGB. A greyscale image is given to it three times and its output is
+  averaged back to one channel.
+
+Tiling cuts the network input into tiles that overlap by at least the model's receptive-field margin,
+so for convolutional networks the tiled output equals the whole-image output, and peak memory depends on
+the tile size, not the image size.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from glsr.color import quantize, rgb_to_ycbcr, ycbcr_to_rgb
+from glsr.errors import BadArgument, BadImage
+from glsr.models import ModelSpec, create_model, get_spec
+from glsr.resize import imresize
+
+Device = Literal["auto", "cpu", "cuda"]
+Precision = Literal["fp32", "bf16"]
+
+# Images whose network input exceeds this many pixels are tiled automatically: a 64-channel
+# activation of 1024x1024 pixels is 256 MB, and the deep models keep several alive.
+AUTO_TILE_PIXELS = 1024 * 1024
+AUTO_TILE_SIZE = 512
+
+
+def resolve_device(device: Device | str) -> torch.device:
+    """``auto`` picks CUDA when it is available."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise BadArgument("--device cuda was asked for, but no CUDA device is available")
+    if device not in ("cpu", "cuda"):
+        raise BadArgument(f"unknown device {device!r}; choose auto, cpu or cuda")
+    return torch.device(device)
+
+
+def _transform(x: torch.Tensor, k: int) -> torch.Tensor:
+    """The k-th of the 8 dihedral transforms (k = 0..7): rotate by 90 k degrees, then maybe flip."""
+    y = torch.rot90(x, k % 4, dims=(-2, -1))
+    return torch.flip(y, dims=(-1,)) if k >= 4 else y
+
+
+def _inverse(x: torch.Tensor, k: int) -> torch.Tensor:
+    y = torch.flip(x, dims=(-1,)) if k >= 4 else x
+    return torch.rot90(y, -(k % 4), dims=(-2, -1))
+
+
+def tile_starts(length: int, tile: int) -> list[int]:
+    """Start offsets of tiles of ``tile`` pixels that cover ``length`` pixels."""
+    return list(range(0, length, tile)) if tile < length else [0]
+
+
+def forward_tiled(net: nn.Module, x: torch.Tensor, factor: int, tile: int, overlap: int) -> torch.Tensor:
+    """Run ``net`` on ``x`` ``(N, C, H, W)`` tile by tile.
+
+    Each tile of ``tile x tile`` input pixels is run with ``overlap`` pixels of context on each side
+    (clipped at the image border), and only its own region of the output is kept. ``factor`` is the
+    ratio of output to input size (1 for interpolated-input networks, else the scale).
+    """
+    n, _, h, w = x.shape
+    out: torch.Tensor | None = None
+    for top in tile_starts(h, tile):
+        for left in tile_starts(w, tile):
+            bottom, right = min(top + tile, h), min(left + tile, w)
+            t0, l0 = max(top - overlap, 0), max(left - overlap, 0)
+            t1, l1 = min(bottom + overlap, h), min(right + overlap, w)
+            y = net(x[:, :, t0:t1, l0:l1])
+            if out is None:
+                out = y.new_empty(n, y.shape[1], h * factor, w * factor)
+            out[:, :, top * factor : bottom * factor, left * factor : right * factor] = y[
+                :,
+                :,
+                (top - t0) * factor : (bottom - t0) * factor,
+                (left - l0) * factor : (right - l0) * factor,
+            ]
+    assert out is not None
+    return out
+
+
+@dataclass
+class Upscaler:
+    """A model ready to upscale images: network, descriptor, scale and run-time options.
+
+    Build one with :func:`load_model`. Call it on an image array; use :meth:`luma` for the Y-channel
+    path of the benchmark protocol.
+
+    Attributes:
+        tile: tile size in network-input pixels; ``None`` tiles automatically above
+            :data:`AUTO_TILE_PIXELS`, ``0`` never tiles.
+        tile_overlap: context around each tile; ``None`` uses the model's receptive-field margin.
+        ensemble: average the 8 flips/rotations (geometric self-ensemble).
+        precision: ``bf16`` runs the network under autocast.
+    """
+
+    net: nn.Module
+    spec: ModelSpec
+    scale: int
+    device: torch.device
+    tile: int | None = None
+    tile_overlap: int | None = None
+    ensemble: bool = False
+    precision: Precision = "fp32"
+
+    def _tile_plan(self, h: int, w: int) -> tuple[int, int]:
+        overlap = self.spec.margin if self.tile_overlap is None else self.tile_overlap
+        if overlap < self.spec.margin:
+            raise BadArgument(
+                f"--tile-overlap {overlap} is below {self.spec.name}'s receptive-field margin "
+                f"({self.spec.margin} pixels); tiles would show seams"
+            )
+        if self.tile == 0 or (self.tile is None and h * w <= AUTO_TILE_PIXELS):
+            return max(h, w), 0
+        tile = self.tile or AUTO_TILE_SIZE
+        return tile, overlap
+
+    @torch.inference_mode()
+    def network(self, x: torch.Tensor) -> torch.Tensor:
+        """Run the network on its input convention's tensor, with tiling and ensemble.
+
+        ``x`` is ``(N, C, H, W)`` in [0, 1] at LR size; interpolated-input networks get its bicubic
+        upscale. Returns ``(N, C, sH, sW)``.
+        """
+        x = x.to(self.device, torch.float32)
+        if self.spec.interpolated:
+            x = imresize(x, self.scale)
+        factor = 1 if self.spec.interpolated else self.scale
+        h, w = x.shape[-2:]
+        tile, overlap = self._tile_plan(h, w)
+        autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
+        transforms = range(8) if self.ensemble else range(1)
+        total = None
+        with autocast:
+            for k in transforms:
+                y = forward_tiled(self.net, _transform(x, k), factor, tile, overlap).float()
+                y = _inverse(y, k)
+                total = y if total is None else total + y
+        assert total is not None
+        return total / len(transforms)
+
+    def luma(self, y: np.ndarray) -> np.ndarray:
+        """Upscale a Y channel ``(H, W)`` in [0, 1]: the luma benchmark protocol.
+
+        An RGB network gets the channel three times and its output is averaged back to one.
+        """
+        x = torch.from_numpy(np.ascontiguousarray(y, dtype=np.float32))[None, None]
+        if self.spec.channels == 3:
+            x = x.expand(1, 3, *x.shape[-2:])
+        out = self.network(x).mean(dim=1)
+        return out[0].cpu().double().numpy()
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        """Upscale an image array and return the same kind.
+
+        Accepts ``(H, W)`` greyscale, ``(H, W, 3)`` RGB or ``(H, W, 4)`` RGBA, as uint8, uint16 or float
+        in [0, 1]. Integer input gives integer output of the same type, rounded as MATLAB rounds.
+        The alpha channel of RGBA is upscaled with bicubic.
+        """
+        image = np.asarray(image)
+        if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (3, 4)):
+            raise BadImage(f"unsupported image shape {image.shape}; expected (H, W), (H, W, 3) or (H, W, 4)")
+        limit = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(image.dtype)
+        if limit is None and not np.issubdtype(image.dtype, np.floating):
+            raise BadImage(f"unsupported pixel type {image.dtype}; expected uint8, uint16 or float")
+        x = image.astype(np.float64) / (limit or 1.0)
+        alpha = None
+        if x.ndim == 3 and x.shape[2] == 4:
+            x, alpha = x[..., :3], x[..., 3]
+        out = self._upscale_float(x)
+        if alpha is not None:
+            out = np.concatenate([out, np.clip(imresize(alpha, self.scale), 0, 1)[..., None]], axis=2)
+        if limit is None:
+            return out.astype(image.dtype)
+        return (
+            quantize(out * 255.0) if limit == 255.0 else np.floor(np.clip(out, 0, 1) * limit + 0.5)
+        ).astype(image.dtype)
+
+    def _upscale_float(self, x: np.ndarray) -> np.ndarray:
+        """Greyscale ``(H, W)`` or RGB ``(H, W, 3)`` float in [0, 1] to the upscaled float image."""
+        if x.ndim == 2:
+            return self.luma(x)
+        if self.spec.channels == 3:
+            t = torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1), dtype=np.float32))[None]
+            return self.network(t)[0].cpu().double().numpy().transpose(1, 2, 0)
+        ycbcr = rgb_to_ycbcr(x)
+        y = self.luma(ycbcr[..., 0])
+        chroma = imresize(ycbcr[..., 1:], self.scale)
+        return ycbcr_to_rgb(np.concatenate([y[..., None], chroma], axis=2))
+
+
+def load_model(
+    model: str = "glrl",
+    scale: int = 2,
+    *,
+    weights: str | Path | None = None,
+    device: Device | str = "auto",
+    tile: int | None = None,
+    tile_overlap: int | None = None,
+    ensemble: bool = False,
+    precision: Precision = "fp32",
+) -> Upscaler:
+    """Build a reusable :class:`Upscaler`.
+
+    Args:
+        model: a model name (``glsr models`` lists them).
+        scale: 2, 3 or 4.
+        weights: a ``.safetensors`` file; without it, the shipped weights are used (a model with no
+            parameters needs none).
+    """
+    from glsr.weights import load_weights_file
+
+    spec = get_spec(model)
+    target = resolve_device(device)
+    if tile is not None and tile < 0:
+        raise BadArgument(f"--tile must be positive, got {tile}")
+    has_parameters = any(True for _ in create_model(model, scale).parameters())
+    if weights is not None:
+        net = create_model(model, scale)
+        load_weights_file(net, Path(weights))
+    else:
+        net = create_model(model, scale, pretrained=has_parameters)
+    net = net.to(target).eval()
+    if target.type == "cpu" and has_parameters:
+        net = net.to(memory_format=torch.channels_last)
+    return Upscaler(net, spec, scale, target, tile, tile_overlap, ensemble, precision)
+
+
+def minimum_input_size(spec: ModelSpec) -> int:
+    """The smallest LR side a model accepts: bicubic needs 2 pixels, SSIM-style windows aside."""
+    return max(2, math.ceil(spec.size_multiple))

@@ -1,0 +1,56 @@
+"""The model table: the one place that maps a public model name to its network and descriptor."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from glsr.errors import BadArgument, UnknownModel
+from glsr.models import bicubic, drcn, drrn, fsrcnn, gladsr, glrl, rdn, srcnn, srgrn, vdsr
+from glsr.models._spec import ModelSpec, count_parameters
+
+MODELS: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in (
+        bicubic.SPEC,
+        *srcnn.SPECS,
+        *fsrcnn.SPECS,
+        *vdsr.SPECS,
+        *drcn.SPECS,
+        *drrn.SPECS,
+        glrl.SPEC,
+        *gladsr.SPECS,
+        *rdn.SPECS,
+        *srgrn.SPECS,
+    )
+}
+
+__all__ = ["MODELS", "ModelSpec", "count_parameters", "create_model", "get_spec"]
+
+
+def get_spec(name: str) -> ModelSpec:
+    """The descriptor of a model, or :class:`UnknownModel` naming the valid choices."""
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise UnknownModel(f"unknown model {name!r}; choose from {', '.join(MODELS)}") from None
+
+
+def create_model(name: str, scale: int, pretrained: bool = False, **overrides: object) -> nn.Module:
+    """Build a model from the table.
+
+    Args:
+        name: a name from :data:`MODELS` (``glsr models`` lists them).
+        scale: the upscaling factor; must be one the model supports.
+        pretrained: load the shipped weights (strict key matching); raises
+            :class:`~glsr.errors.MissingWeights` if there are none.
+        overrides: constructor arguments that replace the variant's defaults.
+    """
+    spec = get_spec(name)
+    if scale not in spec.scales:
+        raise BadArgument(f"{name} supports scales {', '.join(map(str, spec.scales))}, not {scale}")
+    model = spec.build(scale=scale, **{**spec.kwargs, **overrides})
+    if pretrained:
+        from glsr.weights import load_pretrained
+
+        load_pretrained(model, spec, scale)
+    return model

@@ -1,0 +1,95 @@
+"""Shipped weights: ``<model>[_x<scale>].safetensors`` beside a JSON manifest of measured figures.
+
+Loading is strict and pickle-free: a missing, corrupt or mismatched file raises
+:class:`~glsr.errors.MissingWeights`, never leaves random weights in place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file
+from torch import nn
+
+from glsr.errors import MissingWeights
+from glsr.models._spec import ModelSpec
+
+WEIGHTS_DIR = Path(__file__).resolve().parent
+
+
+def weights_path(spec: ModelSpec, scale: int) -> Path:
+    """Where the shipped weights of a model and scale live (they may not exist)."""
+    return WEIGHTS_DIR / f"{spec.weights_stem(scale)}.safetensors"
+
+
+def has_weights(spec: ModelSpec, scale: int) -> bool:
+    """True if weights ship for this model and scale."""
+    return scale in spec.scales and weights_path(spec, scale).is_file()
+
+
+def sha256(path: Path) -> str:
+    """Hex SHA-256 of a file."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    """The JSON manifest beside a weight file (``x.safetensors`` -> ``x.json``)."""
+    manifest = path.with_suffix(".json")
+    if not manifest.is_file():
+        raise MissingWeights(f"{path.name} has no manifest {manifest.name}")
+    try:
+        return json.loads(manifest.read_text())
+    except json.JSONDecodeError as error:
+        raise MissingWeights(f"manifest {manifest} is not valid JSON: {error}") from None
+
+
+def load_weights_file(model: nn.Module, path: Path) -> None:
+    """Load a safetensors file into ``model`` with strict key and shape matching."""
+    if not path.is_file():
+        raise MissingWeights(f"weights file not found: {path}")
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as error:
+        raise MissingWeights(f"{path} is not a readable safetensors file ({error})") from None
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as error:
+        first = str(error).strip().splitlines()
+        detail = " ".join(line.strip() for line in first[:3])
+        raise MissingWeights(f"{path} does not match the model: {detail}") from None
+
+
+def load_pretrained(model: nn.Module, spec: ModelSpec, scale: int) -> None:
+    """Load the shipped weights for ``spec`` at ``scale``, checking the manifest's sha256 first."""
+    path = weights_path(spec, scale)
+    if not path.is_file():
+        raise MissingWeights(
+            f"no shipped weights for {spec.name} x{scale}; "
+            "train them with 'glsr train' and pass --weights FILE"
+        )
+    manifest = read_manifest(path)
+    if manifest.get("sha256") != sha256(path):
+        raise MissingWeights(f"{path.name} does not match the sha256 in its manifest: the file is corrupt")
+    load_weights_file(model, path)
+
+
+def save_weights(model: nn.Module, path: Path) -> None:
+    """Write a model's state dict as safetensors (contiguous CPU tensors), atomically."""
+    from safetensors.torch import save_file
+
+    state = {
+        k: v.detach().to("cpu", torch.float32 if v.is_floating_point() else v.dtype).contiguous()
+        for k, v in model.state_dict().items()
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(state, str(tmp))
+    tmp.replace(path)

@@ -1,0 +1,237 @@
+"""GLADSR: parameter counts from architectures.md §3, the shared SPU, the bicubic global residual."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from glsr.models import MODELS, count_parameters, create_model
+from glsr.models.gladsr import (
+    GLADSR,
+    GlobalGuidedBlock,
+    GlobalLocalAdjustingModule,
+    LocalSelectiveBlock,
+    NestedDenseGroup,
+    SeparablePyramidUpsampler,
+    receptive_margin,
+)
+from glsr.resize import imresize
+
+TINY = MODELS["gladsr"].test_kwargs
+
+
+def _tiny(scale: int, **overrides: object) -> GLADSR:
+    return create_model("gladsr", scale, **{**TINY, **overrides}).eval()  # type: ignore[return-value]
+
+
+# architectures.md §0 / §3.3: every count from the layer list, weights + biases.
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("gladsr_l", {2: 400_452, 3: 408_900, 4: 412_740}),
+        ("gladsr", {2: 800_456, 3: 808_904, 4: 812_744}),
+        ("gladsr_large", {2: 5_281_488}),
+    ],
+)
+def test_parameter_counts_are_the_specs(name, expected):
+    for scale, count in expected.items():
+        assert count_parameters(create_model(name, scale)) == count
+
+
+@pytest.mark.parametrize(
+    ("scale", "weights", "total"), [(2, 6_528, 6_568), (3, 14_976, 15_016), (4, 18_816, 18_856)]
+)
+def test_spu_parameter_count(scale, weights, total):
+    spu = SeparablePyramidUpsampler(scale)
+    assert count_parameters(spu, "conv_weights") == weights
+    assert count_parameters(spu) == total
+
+
+def test_g4b4_breakdown():
+    """§3.3's table: FENet 1,792; each NDG 395,972 (pooling 14,464, WAUs 322,048, CSUs 8,832, GGBs
+    42,372, bottleneck 8,256); SPU 6,568; gates 150; alpha and beta 2."""
+    model = create_model("gladsr", 2)
+    ndg = model.basic
+    assert count_parameters(model.fenet) == 1_792
+    assert count_parameters(ndg) == count_parameters(model.refine) == 395_972
+    assert sum(count_parameters(glam.pooling) for glam in ndg.glams) == 14_464
+    lsbs = [lsb for glam in ndg.glams for lsb in glam.lsbs]
+    wau = sum(count_parameters(m) for lsb in lsbs for m in (lsb.wide, lsb.down, lsb.map))
+    csu = sum(count_parameters(m) for lsb in lsbs for m in (lsb.encode, lsb.decode))
+    assert (wau, csu) == (322_048, 8_832)
+    assert sum(count_parameters(glam.ggb) for glam in ndg.glams) == 42_372
+    assert count_parameters(ndg.bottleneck) == 8_256
+    assert count_parameters(model.gate_coarse) + count_parameters(model.gate_fine) == 150
+    assert count_parameters(model) == 1_792 + 2 * 395_972 + 6_568 + 150 + 2
+
+
+def test_kernel_sizes_and_widths_follow_the_reconstruction():
+    lsb = LocalSelectiveBlock(96, 32, 3, 4, 0.2)
+    assert [(c.in_channels, c.out_channels, c.kernel_size) for c in (lsb.wide, lsb.down, lsb.map)] == [
+        (96, 96, (1, 1)),
+        (96, 32, (1, 1)),
+        (32, 32, (3, 3)),
+    ]
+    assert (lsb.encode.out_channels, lsb.decode.out_channels) == (8, 32)
+    ggb = GlobalGuidedBlock(160, 32, 1, 0.2)
+    assert (ggb.compress.kernel_size, ggb.trans.kernel_size, ggb.mask.kernel_size) == ((1, 1), (1, 1), (3, 3))
+    assert ggb.mask.out_channels == 1
+    ndg = NestedDenseGroup(glams=4)
+    assert [glam.pooling.in_channels for glam in ndg.glams] == [64, 96, 128, 160]
+    assert ndg.bottleneck.in_channels == 128  # D_1..D_4, not D_0
+
+
+@pytest.mark.parametrize(("scale", "geometry"), [(2, (4, 2, 1)), (3, (7, 3, 2)), (4, (8, 4, 2))])
+def test_spu_geometry_and_odd_sizes(scale, geometry):
+    spu = SeparablePyramidUpsampler(scale)
+    deconv = spu.deconv
+    assert (deconv.kernel_size[0], deconv.stride[0], deconv.padding[0], deconv.groups) == (*geometry, 4)
+    assert (deconv.in_channels, deconv.out_channels) == (64, 16)
+    assert [(b.kernel_size[0], b.dilation[0], b.out_channels) for b in spu.branches] == [
+        (3, 2, 8),
+        (3, 4, 8),
+        (1, 1, 8),
+    ]
+    out = spu(torch.rand(2, 64, 9, 13))
+    assert out.shape == (2, 24, 9 * scale, 13 * scale)
+
+
+def test_basic_and_refine_stages_share_one_upsampler():
+    model = _tiny(2)
+    spus = [
+        name for name, m in model.named_modules(remove_duplicate=False) if isinstance(m, nn.ConvTranspose2d)
+    ]
+    assert spus == ["upsampler.deconv"]
+    state = model.state_dict()
+    assert sum(1 for key in state if "deconv.weight" in key) == 1
+    # Unshared SPUs would double the x2 -> x3 -> x4 increments, which come only from the deconvolution.
+    full = {s: count_parameters(create_model("gladsr_l", s)) for s in (2, 3, 4)}
+    spu = {s: count_parameters(SeparablePyramidUpsampler(s)) for s in (2, 3, 4)}
+    assert full[3] - full[2] == spu[3] - spu[2] and full[4] - full[3] == spu[4] - spu[3]
+
+    # The one SPU runs twice per forward: on F_c, then on F_f.
+    seen: list[torch.Tensor] = []
+    handle = model.upsampler.register_forward_hook(lambda _m, args, _out: seen.append(args[0]))
+    x = torch.rand(1, 3, 11, 7)
+    with torch.no_grad():
+        model(x)
+        f_c = model.basic(model.fenet(x))
+        f_f = model.refine(f_c)
+    handle.remove()
+    assert len(seen) == 2  # the manual calls above do not run the SPU
+    torch.testing.assert_close(seen[0], f_c)
+    torch.testing.assert_close(seen[1], f_f)
+
+
+def test_both_stages_train_the_shared_upsampler():
+    model = _tiny(3).train()
+    x = torch.rand(2, 3, 9, 11)
+    y, (y_c,) = model.forward_with_intermediate(x)
+    (grad_coarse,) = torch.autograd.grad(
+        y_c.square().mean(), model.upsampler.deconv.weight, retain_graph=True
+    )
+    (grad_fine,) = torch.autograd.grad((y - y_c).square().mean(), model.upsampler.deconv.weight)
+    assert grad_coarse.abs().sum() > 0 and grad_fine.abs().sum() > 0
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_forward_with_intermediate_returns_both_stage_outputs(scale):
+    model = _tiny(scale, separate_betas=True)
+    with torch.no_grad():
+        model.alpha.fill_(0.9)
+        model.beta.fill_(0.7)
+        model.beta_fine.fill_(1.3)
+        x = torch.rand(2, 3, 9, 11)
+        y, intermediates = model.forward_with_intermediate(x)
+        assert len(intermediates) == 1
+        (y_c,) = intermediates
+        torch.testing.assert_close(model(x), y)
+        # Rebuild eq. 1-4 from the parts.
+        f_c = model.basic(model.fenet(x))
+        f_f = model.refine(f_c)
+        x_up = imresize(x, scale)
+        coarse = 0.9 * x_up + 0.7 * model.gate_coarse(model.upsampler(f_c))
+        fine = 1.3 * model.gate_fine(model.upsampler(f_f))
+    assert y.shape == y_c.shape == (2, 3, 9 * scale, 11 * scale)
+    torch.testing.assert_close(y_c, coarse)
+    torch.testing.assert_close(y, coarse + fine)
+    assert (y - y_c).abs().max() > 1e-3
+
+
+def test_separate_betas_add_one_parameter():
+    one = count_parameters(create_model("gladsr_l", 2))
+    two = count_parameters(create_model("gladsr_l", 2, separate_betas=True))
+    assert two == one + 1
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+@pytest.mark.parametrize("size", [(17, 23), (11, 7), (1, 5)])
+def test_output_is_exactly_scale_times_the_input(scale, size):
+    model = _tiny(scale)
+    with torch.no_grad():
+        y = model(torch.rand(1, 3, *size))
+    assert y.shape == (1, 3, size[0] * scale, size[1] * scale)
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_with_gates_zeroed_the_output_is_alpha_times_matlab_bicubic(scale):
+    model = _tiny(scale)
+    with torch.no_grad():
+        for gate in (model.gate_coarse, model.gate_fine):
+            gate.weight.zero_()
+            gate.bias.zero_()
+        model.alpha.fill_(0.75)
+        x = torch.rand(2, 3, 11, 7)
+        y = model(x)
+    # The reference: MATLAB imresize computed in float64 on (H, W, C) numpy images, a separate code path.
+    for image, out in zip(x, y, strict=True):
+        reference = imresize(image.permute(1, 2, 0).double().numpy(), scale)
+        np.testing.assert_allclose(out.permute(1, 2, 0).numpy(), 0.75 * reference, rtol=1e-5, atol=1e-6)
+    # MATLAB's bicubic (a = -0.5) is not PyTorch's (a = -0.75).
+    torch_bicubic = F.interpolate(x, scale_factor=scale, mode="bicubic", align_corners=False)
+    assert (y - 0.75 * torch_bicubic).abs().max() > 1e-3
+
+
+def _local_radius(model: nn.Module, scale: int, width: int) -> int:
+    """Measured context in LR pixels: the columns of a 3-row strip that reach a central output pixel.
+
+    Runs in float64 (a long chain of small gradients underflows in float32) with the CSU's decoders
+    zeroed, so that the channel weights are constants and the global pooling passes no gradient.
+    """
+    model = model.double().eval()
+    for module in model.modules():
+        if isinstance(module, LocalSelectiveBlock):
+            nn.init.zeros_(module.decode.weight)
+    x = torch.rand(1, 3, 3, width, dtype=torch.float64, requires_grad=True)
+    y = model(x)
+    centre, radius = width // 2, 0
+    for phase in range(scale):
+        (grad,) = torch.autograd.grad(y[0, :, 1, centre * scale + phase].sum(), x, retain_graph=True)
+        columns = (grad.abs().sum(dim=(0, 1, 2)) > 0).nonzero().flatten()
+        radius = max(radius, int((columns - centre).abs().max()))
+    return radius
+
+
+@pytest.mark.parametrize(("glams", "blocks"), [(1, 1), (2, 3)])
+def test_receptive_margin_is_the_measured_local_field(glams, blocks):
+    for scale in (2, 3, 4):
+        model = _tiny(scale, glams=glams, blocks=blocks)
+        radius = _local_radius(model, scale, width=2 * receptive_margin(glams, blocks) + 9)
+        # The dilation-4 branch reaches 2 LR pixels at x2 only.
+        assert radius == receptive_margin(glams, blocks) - (scale > 2)
+    assert [MODELS[n].margin for n in ("gladsr_l", "gladsr", "gladsr_large")] == [24, 44, 180]
+
+
+def test_channel_attention_pools_globally():
+    """A change far outside the margin still moves the output a little (``global_context``)."""
+    assert all(MODELS[n].global_context for n in ("gladsr_l", "gladsr", "gladsr_large"))
+    glam = GlobalLocalAdjustingModule(16, growth=8, blocks=1, expansion=2).eval()
+    x = torch.rand(1, 16, 5, 40)
+    x2 = x.clone()
+    x2[..., -1] += 1.0
+    with torch.no_grad():
+        diff = (glam(x) - glam(x2))[..., :5].abs().max()
+    assert diff > 0

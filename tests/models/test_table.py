@@ -1,0 +1,112 @@
+"""Checks every model in the table: a model is tested the moment it is registered."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load, save
+
+from glsr.models import MODELS, count_parameters, create_model
+from glsr.models._spec import ModelSpec
+
+CASES = [(name, scale) for name, spec in MODELS.items() for scale in spec.scales]
+LR_SIZE = (17, 23)
+
+
+def _input(spec: ModelSpec, scale: int, batch: int = 1) -> torch.Tensor:
+    h, w = LR_SIZE
+    if spec.interpolated:
+        h, w = h * scale, w * scale
+    return torch.rand(batch, spec.channels, h, w)
+
+
+def _tiny(name: str, scale: int) -> torch.nn.Module:
+    return create_model(name, scale, **MODELS[name].test_kwargs)
+
+
+def test_the_table_holds_the_public_names():
+    expected = {
+        "bicubic", "srcnn", "fsrcnn", "vdsr", "drcn", "drrn", "drrn_b1u9", "drrn_b1u25", "glrl",
+        "gladsr", "gladsr_l", "gladsr_large", "rdn", "srgrn",
+    }  # fmt: skip
+    assert expected <= set(MODELS)
+
+
+@pytest.mark.parametrize(("name", "scale"), CASES)
+def test_full_model_maps_17x23_to_scale_times(name, scale):
+    spec = MODELS[name]
+    model = create_model(name, scale).eval()
+    with torch.inference_mode():
+        y = model(_input(spec, scale))
+    assert y.shape == (1, spec.channels, LR_SIZE[0] * scale, LR_SIZE[1] * scale)
+    assert torch.isfinite(y).all()
+
+
+@pytest.mark.parametrize(("name", "scale"), CASES)
+def test_tiny_model_backward_is_finite(name, scale):
+    spec = MODELS[name]
+    model = _tiny(name, scale).train()
+    x = _input(spec, scale, batch=2)
+    y = model(x)
+    loss = y.square().mean()
+    if not loss.requires_grad:  # parameter-free models
+        assert count_parameters(model) == 0
+        return
+    loss.backward()
+    grads = [p.grad for p in model.parameters() if p.requires_grad]
+    assert grads and all(g is not None and torch.isfinite(g).all() for g in grads)
+
+
+@pytest.mark.parametrize(("name", "scale"), [c for c in CASES if MODELS[c[0]].paper_params])
+def test_parameter_count_matches_the_paper(name, scale):
+    spec = MODELS[name]
+    if scale not in spec.paper_params:
+        pytest.skip(f"the paper gives no count at x{scale}")
+    counted = count_parameters(create_model(name, scale), spec.param_count)
+    paper = spec.paper_params[scale]
+    if paper == 0:
+        assert counted == 0
+    else:
+        assert abs(counted - paper) / paper <= spec.param_tolerance, f"{counted} vs paper {paper}"
+
+
+@pytest.mark.parametrize(("name", "scale"), CASES)
+def test_safetensors_round_trip_loads_strictly(name, scale):
+    spec = MODELS[name]
+    model = _tiny(name, scale).eval()
+    blob = save({k: v.contiguous() for k, v in model.state_dict().items()})
+    fresh = _tiny(name, scale).eval()
+    fresh.load_state_dict(load(blob), strict=True)
+    x = _input(spec, scale)
+    with torch.inference_mode():
+        assert torch.equal(model(x), fresh(x))
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_compiles_without_graph_breaks(name):
+    spec = MODELS[name]
+    scale = spec.scales[-1]
+    model = _tiny(name, scale).eval()
+    x = _input(spec, scale)
+    torch._dynamo.reset()
+    compiled = torch.compile(model, backend="aot_eager", fullgraph=True)
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(x), model(x), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_exports_to_onnx_and_runs_the_same(name):
+    ort = pytest.importorskip("onnxruntime")
+    spec = MODELS[name]
+    scale = spec.scales[-1]
+    model = _tiny(name, scale).eval()
+    x = _input(spec, scale)
+    buffer = io.BytesIO()
+    torch.onnx.export(model, (x,), buffer, input_names=["x"], output_names=["y"], dynamo=False)
+    session = ort.InferenceSession(buffer.getvalue(), providers=["CPUExecutionProvider"])
+    (y_onnx,) = session.run(None, {"x": x.numpy()})
+    with torch.no_grad():
+        np.testing.assert_allclose(y_onnx, model(x).numpy(), rtol=1e-3, atol=1e-4)
