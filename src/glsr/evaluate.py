@@ -171,9 +171,10 @@ def evaluate(
     results = []
     for name, files in folders.items():
         for scale in scales:
-            bar = tqdm(files, desc=f"{model} {name} x{scale}", unit="img", disable=not progress, leave=False)
-            images = ((path.name, load_image(path)) for path in bar)
-            rows = measure_images(upscalers[scale], images, degradation, protocol, seed)
+            desc = f"{model} {name} x{scale}"
+            with tqdm(files, desc=desc, unit="img", disable=not progress, leave=False) as bar:
+                images = ((path.name, load_image(path)) for path in bar)
+                rows = measure_images(upscalers[scale], images, degradation, protocol, seed)
             results.append(
                 Result(
                     model=model,

@@ -1,0 +1,90 @@
+"""glsr.weights: every shipped file loads strictly, matches its manifest and its measured figure."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from glsr.errors import MissingWeights
+from glsr.evaluate import evaluate
+from glsr.models import MODELS, create_model, get_spec
+from glsr.weights import WEIGHTS_DIR, load_pretrained, load_weights_file, read_manifest, save_weights, sha256
+
+SHIPPED = sorted(WEIGHTS_DIR.glob("*.safetensors"))
+
+
+def test_the_default_model_ships_weights():
+    assert (WEIGHTS_DIR / "glrl.safetensors") in SHIPPED
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_shipped_file_matches_its_manifest_and_loads_strictly(path):
+    manifest = read_manifest(path)
+    assert manifest["sha256"] == sha256(path)
+    assert manifest["file"] == path.name
+    spec = get_spec(manifest["model"])
+    assert spec.weights_stem(manifest["scales"][0]) == path.stem
+    assert manifest["input"] == spec.input
+    for key in ("recipe", "training_set", "iterations"):
+        assert manifest["training"][key]
+    datasets = {(r["dataset"], r["scale"]) for r in manifest["results"]}
+    for dataset in ("Set5", "Set14", "BSD100", "Urban100"):
+        for scale in manifest["scales"]:
+            assert (dataset, scale) in datasets
+    for record in manifest["results"]:
+        assert record["command"].startswith(f"glsr benchmark --model {spec.name} ")
+    for scale in manifest["scales"]:
+        create_model(spec.name, scale, pretrained=True)
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_shipped_file_reproduces_its_set5_figure(path, data_root):
+    manifest = read_manifest(path)
+    record = next(r for r in manifest["results"] if r["dataset"] == "Set5")
+    (result,) = evaluate(
+        manifest["model"], datasets=["Set5"], scales=[record["scale"]], data_root=data_root, device="cpu", progress=False
+    )
+    assert result.psnr == pytest.approx(record["psnr"], abs=0.01)
+    assert result.ssim == pytest.approx(record["ssim"], abs=1e-4)
+
+
+def test_missing_weights_are_a_clear_error():
+    spec = next(s for s in MODELS.values() if s.name == "rdn")
+    if (WEIGHTS_DIR / f"{spec.weights_stem(2)}.safetensors").exists():
+        pytest.skip("rdn ships weights")
+    with pytest.raises(MissingWeights, match="no shipped weights for rdn x2"):
+        create_model("rdn", 2, pretrained=True)
+
+
+def test_corrupt_and_mismatched_files_never_leave_random_weights(tmp_path):
+    model = create_model("glrl", 2, channels=8)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    corrupt = tmp_path / "corrupt.safetensors"
+    corrupt.write_bytes(b"\x00" * 64)
+    with pytest.raises(MissingWeights, match="not a readable safetensors file"):
+        load_weights_file(model, corrupt)
+    other = tmp_path / "other.safetensors"
+    save_weights(create_model("vdsr", 2), other)
+    with pytest.raises(MissingWeights, match="does not match the model"):
+        load_weights_file(model, other)
+    wider = tmp_path / "wider.safetensors"
+    save_weights(create_model("glrl", 2, channels=16), wider)
+    with pytest.raises(MissingWeights, match="does not match the model"):
+        load_weights_file(model, wider)
+    with pytest.raises(MissingWeights, match="not found"):
+        load_weights_file(model, tmp_path / "absent.safetensors")
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_a_file_that_does_not_match_its_manifest_checksum_is_refused(tmp_path, monkeypatch):
+    import glsr.weights as weights
+
+    monkeypatch.setattr(weights, "WEIGHTS_DIR", tmp_path)
+    spec = get_spec("srcnn")
+    path = tmp_path / f"{spec.weights_stem(3)}.safetensors"
+    save_weights(create_model("srcnn", 3), path)
+    path.with_suffix(".json").write_text(json.dumps({"sha256": "0" * 64}))
+    with pytest.raises(MissingWeights, match="corrupt"):
+        load_pretrained(create_model("srcnn", 3), spec, 3)

@@ -1,0 +1,80 @@
+"""glsr.train.config: every recipe resolves; overrides are typed and checked."""
+
+from __future__ import annotations
+
+import pytest
+
+from glsr.errors import BadArgument
+from glsr.models import MODELS
+from glsr.train.config import load_config, recipe_names
+
+PAPER_RECIPES = {
+    "srcnn", "fsrcnn", "vdsr", "drcn", "drrn_b1u9", "drrn_b1u25", "glrl", "gladsr", "gladsr_l",
+    "gladsr_large", "rdn", "srgrn",
+}  # fmt: skip
+
+
+def test_every_paper_recipe_ships():
+    assert set(recipe_names()) >= PAPER_RECIPES
+
+
+@pytest.mark.parametrize("name", recipe_names())
+def test_every_recipe_parses_and_resolves(name):
+    cfg = load_config(name)
+    assert cfg.model in MODELS
+    assert cfg.data.train_sets == ("T91", "BSD200")
+    assert cfg.iterations > 0 and cfg.batch_size > 0
+    assert cfg.to_dict()["optim"]["lr"] == cfg.optim.lr
+
+
+def test_residual_family_follows_the_drrn_solver():
+    for name in ("drrn_b1u9", "drrn_b1u25", "glrl", "vdsr"):
+        cfg = load_config(name)
+        o = cfg.optim
+        assert (o.optimizer, o.lr, o.momentum, o.weight_decay) == ("sgd", 0.1, 0.9, 1e-4)
+        assert o.clip == "adjustable" and o.clip_value == 0.01
+        assert o.gamma == 0.5
+        assert o.step_size == pytest.approx(10 * cfg.epoch_iterations)  # halve every 10 epochs
+        assert cfg.data.scales == (2, 3, 4)
+
+
+def test_attention_family_uses_adam_and_l1():
+    for name in ("gladsr", "gladsr_l", "gladsr_large", "rdn", "srgrn"):
+        cfg = load_config(name)
+        assert (cfg.optim.optimizer, cfg.optim.lr, cfg.optim.step_size, cfg.loss) == (
+            "adam",
+            1e-4,
+            200_000,
+            "l1",
+        )
+    assert load_config("gladsr").aux_weight == 0.5  # gamma on the coarse output
+
+
+def test_overrides_are_typed():
+    cfg = load_config("glrl", ["batch_size=8", "optim.lr=0.05", "data.scales=[3]", "precision=bf16"])
+    assert (cfg.batch_size, cfg.optim.lr, cfg.data.scales, cfg.precision) == (8, 0.05, (3,), "bf16")
+
+
+@pytest.mark.parametrize(
+    ("override", "needle"),
+    [
+        ("batch_sise=8", "unknown recipe key"),
+        ("optim.lr=fast", "optim.lr must be float"),
+        ("precision=fp8", "precision must be one of"),
+        ("data.scales=[5]", "does not support scale 5"),
+        ("noequals", "KEY=VALUE"),
+    ],
+)
+def test_bad_overrides_fail_before_training(override, needle):
+    with pytest.raises(BadArgument, match=needle):
+        load_config("glrl", [override])
+
+
+def test_per_scale_models_refuse_scale_augmentation():
+    with pytest.raises(BadArgument, match="one model per scale"):
+        load_config("gladsr", ["data.scales=[2,3]"])
+
+
+def test_unknown_recipe():
+    with pytest.raises(BadArgument, match="unknown recipe"):
+        load_config("nope")

@@ -1,0 +1,152 @@
+"""glsr.train.loop: schedules, clipping, checkpoints, bit-exact resume, signals, torchrun."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from glsr.train.config import load_config
+from glsr.train.loop import clip_threshold, learning_rate, load_checkpoint, pixel_loss, train
+from tests.train.conftest import TINY
+
+
+def _cfg(recipe: str = "glrl", extra: tuple[str, ...] = ()):
+    return load_config(recipe, [*TINY, "model_kwargs={channels=8}", "iterations=12", *extra])
+
+
+def test_step_schedule_halves_every_ten_epochs():
+    cfg = load_config("drrn_b1u9")
+    assert learning_rate(cfg, 0) == 0.1
+    assert learning_rate(cfg, 65_359) == 0.1
+    assert learning_rate(cfg, 65_360) == 0.05
+    assert learning_rate(cfg, 3 * 65_360) == 0.0125
+
+
+def test_cosine_schedule_with_warmup():
+    cfg = load_config("glrl_fast", ["iterations=1000", "optim.warmup=100"])
+    assert learning_rate(cfg, 0) == pytest.approx(1e-5)
+    assert learning_rate(cfg, 99) == pytest.approx(1e-3)
+    assert learning_rate(cfg, 100) == pytest.approx(1e-3)
+    assert learning_rate(cfg, 550) == pytest.approx(cfg.optim.min_lr + 0.5 * (1e-3 - cfg.optim.min_lr))
+
+
+def test_adjustable_clipping_bounds_the_global_norm_by_theta_over_lr():
+    cfg = load_config("drrn_b1u9")
+    assert clip_threshold(cfg, 0.1) == pytest.approx(0.1)
+    assert clip_threshold(cfg, 0.0125) == pytest.approx(0.8)
+    layer = torch.nn.Linear(10, 10)
+    layer(torch.randn(4, 10)).pow(2).sum().mul(100).backward()
+    before = torch.nn.utils.clip_grad_norm_(layer.parameters(), clip_threshold(cfg, 0.1))
+    after = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in layer.parameters()]))
+    assert before > 0.1 and after == pytest.approx(0.1, rel=1e-5)
+
+
+def test_euclidean_loss_is_caffe_sum_over_2n():
+    a, b = torch.zeros(4, 1, 3, 3), torch.ones(4, 1, 3, 3)
+    assert pixel_loss("euclidean", a, b).item() == pytest.approx(9 / 2)
+    assert pixel_loss("mse", a, b).item() == 1.0 and pixel_loss("l1", a, 2 * b).item() == 2.0
+
+
+def test_a_short_run_writes_its_outputs_and_learns(tiny_root, tmp_path):
+    out = tmp_path / "run"
+    cfg = _cfg(extra=("iterations=40", "optim.lr=3e-3"))
+    weights = train(cfg, out, device="cpu", data_root=str(tiny_root), progress=False)
+    assert weights == out / "model.safetensors" and weights.is_file()
+    info = json.loads((out / "model.json").read_text())
+    assert info["model"] == "glrl" and info["iterations"] == 40 and info["complete"]
+    assert info["recipe"]["optim"]["lr"] == 3e-3 and info["training_set"] == "Train"
+    assert set(info["set5_psnr"]) == {"x2", "x3", "x4"}
+    rows = (out / "log.csv").read_text().splitlines()
+    assert rows[0] == "iteration,epoch,loss,lr,grad_norm,val_psnr,seconds,val_psnr_x2,val_psnr_x3,val_psnr_x4"
+    losses = [float(r.split(",")[2]) for r in rows[1:]]
+    assert losses[-1] < 0.8 * losses[0]
+    checkpoint = load_checkpoint(out / "last.ckpt")  # weights_only=True
+    assert checkpoint["iteration"] == 40
+    assert not list(out.glob("*.tmp"))
+
+
+def test_stopping_and_resuming_is_bit_exact(tiny_root, tmp_path):
+    cfg = _cfg()
+    straight = train(cfg, tmp_path / "a", device="cpu", data_root=str(tiny_root), progress=False)
+    train(cfg, tmp_path / "b", device="cpu", data_root=str(tiny_root), progress=False, max_iterations=5)
+    assert load_checkpoint(tmp_path / "b" / "last.ckpt")["iteration"] == 5
+    resumed = train(cfg, tmp_path / "b", resume=True, device="cpu", data_root=str(tiny_root), progress=False)
+    a, b = load_file(straight), load_file(resumed)
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    log = (tmp_path / "b" / "log.csv").read_text().splitlines()
+    assert [int(r.split(",")[0]) for r in log[1:]] == [2, 4, 5, 6, 8, 10, 12]
+
+
+def test_resume_refuses_a_different_recipe_and_a_fresh_run_refuses_an_old_folder(tiny_root, tmp_path):
+    from glsr.errors import BadArgument
+
+    train(_cfg(), tmp_path / "a", device="cpu", data_root=str(tiny_root), progress=False, max_iterations=2)
+    with pytest.raises(BadArgument, match="already holds a run"):
+        train(_cfg(), tmp_path / "a", device="cpu", data_root=str(tiny_root), progress=False)
+    with pytest.raises(BadArgument, match="different recipe"):
+        train(
+            _cfg(extra=("batch_size=2",)), tmp_path / "a", resume=True, device="cpu", data_root=str(tiny_root)
+        )
+
+
+def test_sigterm_saves_a_checkpoint_and_stops_cleanly(tiny_root, tmp_path, monkeypatch):
+    from glsr.train import data as train_data
+
+    original = train_data.PatchSampler.sample
+    calls = {"n": 0}
+
+    def sample_then_signal(self, batch_size):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return original(self, batch_size)
+
+    monkeypatch.setattr(train_data.PatchSampler, "sample", sample_then_signal)
+    out = tmp_path / "run"
+    train(_cfg(), out, device="cpu", data_root=str(tiny_root), progress=False)
+    assert load_checkpoint(out / "last.ckpt")["iteration"] == 3
+    assert json.loads((out / "model.json").read_text())["complete"] is False
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL or callable(signal.getsignal(signal.SIGTERM))
+
+
+@pytest.mark.parametrize("recipe", ["gladsr_l", "drcn"])
+def test_intermediate_supervision_recipes_run(tiny_root, tmp_path, recipe):
+    from glsr.models import get_spec
+
+    cfg = load_config(recipe, [*TINY, "iterations=2", "data.patch_size=8"])
+    spec = get_spec(cfg.model)
+    cfg = load_config(
+        recipe, [*TINY, "iterations=2", "data.patch_size=8", f"model_kwargs={_inline(spec.test_kwargs)}"]
+    )
+    assert cfg.aux_weight > 0
+    train(cfg, tmp_path / recipe, device="cpu", data_root=str(tiny_root), progress=False)
+    assert (tmp_path / recipe / "model.safetensors").is_file()
+
+
+def _inline(kwargs: dict) -> str:
+    """A TOML inline table for --set model_kwargs=..."""
+    return "{" + ", ".join(f"{k} = {json.dumps(v)}" for k, v in kwargs.items()) + "}"
+
+
+def test_torchrun_two_processes(tiny_root, tmp_path):
+    out = tmp_path / "ddp"
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "glsr",
+        "train", "srcnn", "--scale", "3", "--max-iterations", "4", "--device", "cpu", "--out", str(out),
+        "--data-root", str(tiny_root), *[a for item in TINY for a in ("--set", item)],
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (out / "model.safetensors").is_file()
+    checkpoint = load_checkpoint(out / "last.ckpt")
+    assert len(checkpoint["sampler"]) == 2  # each rank's own data-order state
+    assert "2 x" in json.loads((out / "model.json").read_text())["hardware"]

@@ -1,0 +1,133 @@
+"""Ship a training run's weights: copy them into src/glsr/weights/ and write a measured manifest.
+
+Usage:
+    python tools/export_weights.py RUN_DIR [--scales 2,3,4] [--datasets Set5,Set14,BSD100,Urban100]
+        [--data-root DIR] [--device cpu] [--notes TEXT]
+
+RUN_DIR holds ``model.safetensors`` and ``model.json`` from ``glsr train``. The file is copied to
+``src/glsr/weights/<model>[_x<scale>].safetensors``; then every figure in the manifest is measured here,
+on the copied file, by the same code ``glsr benchmark`` runs, and the manifest records the command that
+reproduces each figure. No figure is typed by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import platform
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from glsr.data import BENCHMARKS
+from glsr.evaluate import evaluate, published_figure
+from glsr.models import get_spec
+from glsr.weights import WEIGHTS_DIR, load_weights_file, sha256, weights_path
+
+
+def machine() -> str:
+    name = platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{name}, {torch.get_num_threads()} threads, torch {torch.__version__}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", type=Path)
+    parser.add_argument("--scales", default=None, help="default: the run's scales")
+    parser.add_argument("--datasets", default=",".join(BENCHMARKS))
+    parser.add_argument("--data-root", default=None)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--notes", default="", help="what these weights are, in a sentence")
+    args = parser.parse_args()
+
+    info = json.loads((args.run / "model.json").read_text())
+    spec = get_spec(info["model"])
+    scales = [int(s) for s in args.scales.split(",")] if args.scales else info["scales"]
+    if not spec.multiscale and len(scales) != 1:
+        parser.error(f"{spec.name} ships one file per scale: pass --scales S")
+    target = weights_path(spec, scales[0])
+    source = args.run / "model.safetensors"
+    # Refuse a file that does not load strictly into the shipped architecture.
+    from glsr.models import create_model
+
+    load_weights_file(create_model(spec.name, scales[0]), source)
+    WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, target)
+    digest = sha256(target)
+    manifest_path = target.with_suffix(".json")
+    manifest = {
+        "model": spec.name,
+        "file": target.name,
+        "sha256": digest,
+        "scales": scales,
+        "input": spec.input,
+        "protocol": spec.protocol,
+        "notes": args.notes,
+        "training": {
+            "recipe": info["recipe"]["name"],
+            "recipe_values": info["recipe"],
+            "training_set": info["training_set"],
+            "training_images": info["training_images"],
+            "iterations": info["iterations"],
+            "complete": info["complete"],
+            "hardware": info["hardware"],
+            "wall_seconds": info["wall_seconds"],
+            "git_commit": info["git_commit"],
+        },
+        "results": [],
+    }
+    # A provisional manifest with the checksum, so the shipped-weights loader accepts the file.
+    manifest_path.write_text(json.dumps(manifest, indent=1) + "\n")
+    measured_on = machine()
+    started = time.monotonic()
+    for dataset in args.datasets.split(","):
+        for scale in scales:
+            (result,) = evaluate(
+                spec.name,
+                datasets=[dataset],
+                scales=[scale],
+                data_root=args.data_root,
+                device=args.device,
+                progress=True,
+            )
+            paper = published_figure(spec.name, dataset, scale)
+            manifest["results"].append(
+                {
+                    "dataset": dataset,
+                    "scale": scale,
+                    "degradation": "BI",
+                    "protocol": result.protocol,
+                    "psnr": round(result.psnr, 4),
+                    "ssim": round(result.ssim, 5),
+                    "images": result.images,
+                    "paper_psnr": paper[0] if paper else None,
+                    "paper_ssim": paper[1] if paper else None,
+                    "command": f"glsr benchmark --model {spec.name} --datasets {dataset} --scales {scale}",
+                }
+            )
+            print(f"{dataset} x{scale}: {result.psnr:.2f} dB / {result.ssim:.4f}", file=sys.stderr)
+    manifest["measured"] = {
+        "on": measured_on,
+        "device": args.device,
+        "date": datetime.date.today().isoformat(),
+        "seconds": round(time.monotonic() - started, 1),
+    }
+    assert sha256(target) == digest
+    manifest_path.write_text(json.dumps(manifest, indent=1) + "\n")
+    print(f"wrote {target} and {manifest_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""Regenerate the README's results (and speed) tables from measured files; no figure is typed by hand.
+
+Usage: python tools/make_tables.py [--check] [--speed benchmarks/results/upscale.json]
+
+* Results: every manifest in src/glsr/weights/*.json (figures measured by tools/export_weights.py with
+  ``glsr benchmark``), beside the papers' figures from src/glsr/published.json.
+* Speed: the JSON written by ``benchmarks/upscale.py --json`` if it exists.
+
+The tables replace what stands between ``<!-- results:start -->`` / ``<!-- results:end -->`` and
+``<!-- speed:start -->`` / ``<!-- speed:end -->`` in README.md. ``--check`` exits 1 if README.md is
+out of date instead of writing it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+README = REPO / "README.md"
+WEIGHTS = REPO / "src" / "glsr" / "weights"
+DATASETS = ["Set5", "Set14", "BSD100", "Urban100"]
+
+
+def _training_cost(manifest: dict) -> str:
+    training = manifest["training"]
+    minutes = training["wall_seconds"] / 60
+    where = training["hardware"]
+    if "cuda" in where.lower() or "nvidia" in where.lower() or " H100" in where or " H200" in where:
+        return f"{minutes:.0f} GPU-min"
+    return f"0 GPU-min (CPU, {minutes / 60:.1f} h)"
+
+
+def results_table() -> str:
+    manifests = [json.loads(p.read_text()) for p in sorted(WEIGHTS.glob("*.json"))]
+    if not manifests:
+        return "_No weights ship yet._"
+    lines = [
+        "| model | dataset | scale | PSNR / SSIM (ours) | paper | dPSNR | training |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for manifest in manifests:
+        cost = _training_cost(manifest)
+        order = {d: i for i, d in enumerate(DATASETS)}
+        results = sorted(manifest["results"], key=lambda r: (order.get(r["dataset"], 99), r["scale"]))
+        for r in results:
+            paper = "-"
+            delta = "-"
+            if r["paper_psnr"] is not None:
+                paper = f"{r['paper_psnr']:.2f}" + (f" / {r['paper_ssim']:.4f}" if r["paper_ssim"] else "")
+                delta = f"{r['psnr'] - r['paper_psnr']:+.2f}"
+            lines.append(
+                f"| {manifest['model']} | {r['dataset']} | x{r['scale']} | {r['psnr']:.2f} / {r['ssim']:.4f} | "
+                f"{paper} | {delta} | {cost} |"
+            )
+    notes = sorted({f"{m['model']}: {m['training']['recipe']}, {m['training']['iterations']:,} iterations "
+                    f"on {m['training']['hardware']}; measured on {m['measured']['on']} ({m['measured']['date']})"
+                    for m in manifests})
+    return "\n".join([*lines, "", *[f"- {n}" for n in notes]])
+
+
+def speed_table(path: Path) -> str:
+    if not path.is_file():
+        return "_Not measured yet: run `python benchmarks/upscale.py --json " + str(path.relative_to(REPO)) + "`._"
+    data = json.loads(path.read_text())
+    rows = data["results"] if isinstance(data, dict) else data
+    lines = ["| model | scale | ms per 512x512 input | output MP/s | peak RSS (MB) |", "|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(
+            f"| {r['model']} | x{r['scale']} | {r['ms']:.0f} | {r['output_mp_per_s']:.2f} | {r['peak_rss_mb']:.0f} |"
+        )
+    machine = data.get("machine", "") if isinstance(data, dict) else ""
+    return "\n".join(lines + ([f"\nMeasured on {machine}."] if machine else []))
+
+
+def replace_block(text: str, name: str, body: str) -> str:
+    pattern = re.compile(rf"(<!-- {name}:start -->\n).*?(\n<!-- {name}:end -->)", re.S)
+    if not pattern.search(text):
+        raise SystemExit(f"README.md has no <!-- {name}:start --> ... <!-- {name}:end --> block")
+    return pattern.sub(lambda m: m.group(1) + body + m.group(2), text)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true")
+    parser.add_argument("--speed", type=Path, default=REPO / "benchmarks" / "results" / "upscale.json")
+    args = parser.parse_args()
+    text = README.read_text()
+    new = replace_block(text, "results", results_table())
+    if "<!-- speed:start -->" in new:
+        new = replace_block(new, "speed", speed_table(args.speed))
+    if args.check:
+        if new != text:
+            print("README.md tables are out of date: run python tools/make_tables.py")
+            return 1
+        return 0
+    README.write_text(new)
+    print("README.md tables updated")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
