@@ -123,7 +123,9 @@ def main() -> None:
         )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"device": what, "threads": torch.get_num_threads(), "results": rows}, indent=1))
+        args.json.write_text(
+            json.dumps({"device": what, "threads": torch.get_num_threads(), "results": rows}, indent=1)
+        )
 
 
 if __name__ == "__main__":

@@ -165,7 +165,8 @@ def test_sixteen_bit_matches_float() -> None:
     out = bicubic(grey)
     assert out.dtype == np.uint16
     reference = np.clip(bicubic(grey / 65535.0), 0, 1) * 65535.0
-    assert np.abs(out - reference).max() <= 0.5 + 1e-3
+    # Rounding is half a level; the float32 colour pipeline adds up to ~0.004 of a 16-bit level.
+    assert np.abs(out - reference).max() <= 0.5 + 0.01
 
 
 def test_load_model_with_weights_file(tmp_path: Path) -> None:

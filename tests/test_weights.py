@@ -44,7 +44,12 @@ def test_shipped_file_reproduces_its_set5_figure(path, data_root):
     manifest = read_manifest(path)
     record = next(r for r in manifest["results"] if r["dataset"] == "Set5")
     (result,) = evaluate(
-        manifest["model"], datasets=["Set5"], scales=[record["scale"]], data_root=data_root, device="cpu", progress=False
+        manifest["model"],
+        datasets=["Set5"],
+        scales=[record["scale"]],
+        data_root=data_root,
+        device="cpu",
+        progress=False,
     )
     assert result.psnr == pytest.approx(record["psnr"], abs=0.01)
     assert result.ssim == pytest.approx(record["ssim"], abs=1e-4)

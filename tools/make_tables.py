@@ -52,26 +52,35 @@ def results_table() -> str:
             if r["paper_psnr"] is not None:
                 paper = f"{r['paper_psnr']:.2f}" + (f" / {r['paper_ssim']:.4f}" if r["paper_ssim"] else "")
                 delta = f"{r['psnr'] - r['paper_psnr']:+.2f}"
-            lines.append(
-                f"| {manifest['model']} | {r['dataset']} | x{r['scale']} | {r['psnr']:.2f} / {r['ssim']:.4f} | "
-                f"{paper} | {delta} | {cost} |"
-            )
-    notes = sorted({f"{m['model']}: {m['training']['recipe']}, {m['training']['iterations']:,} iterations "
-                    f"on {m['training']['hardware']}; measured on {m['measured']['on']} ({m['measured']['date']})"
-                    for m in manifests})
+            ours = f"{r['psnr']:.2f} / {r['ssim']:.4f}"
+            row = [manifest["model"], r["dataset"], f"x{r['scale']}", ours, paper, delta, cost]
+            lines.append("| " + " | ".join(row) + " |")
+    notes = sorted(
+        {
+            f"{m['model']}: {m['training']['recipe']}, {m['training']['iterations']:,} iterations "
+            f"on {m['training']['hardware']}; measured on {m['measured']['on']} ({m['measured']['date']})"
+            for m in manifests
+        }
+    )
     return "\n".join([*lines, "", *[f"- {n}" for n in notes]])
 
 
 def speed_table(path: Path) -> str:
     if not path.is_file():
-        return "_Not measured yet: run `python benchmarks/upscale.py --json " + str(path.relative_to(REPO)) + "`._"
+        return (
+            "_Not measured yet: run `python benchmarks/upscale.py --json "
+            + str(path.relative_to(REPO))
+            + "`._"
+        )
     data = json.loads(path.read_text())
     rows = data["results"] if isinstance(data, dict) else data
-    lines = ["| model | scale | ms per 512x512 input | output MP/s | peak RSS (MB) |", "|---|---|---|---|---|"]
+    lines = [
+        "| model | scale | ms per 512x512 input | output MP/s | peak RSS (MB) |",
+        "|---|---|---|---|---|",
+    ]
     for r in rows:
-        lines.append(
-            f"| {r['model']} | x{r['scale']} | {r['ms']:.0f} | {r['output_mp_per_s']:.2f} | {r['peak_rss_mb']:.0f} |"
-        )
+        figures = f"{r['ms']:.0f} | {r['output_mp_per_s']:.2f} | {r['peak_rss_mb']:.0f}"
+        lines.append(f"| {r['model']} | x{r['scale']} | {figures} |")
     machine = data.get("machine", "") if isinstance(data, dict) else ""
     return "\n".join(lines + ([f"\nMeasured on {machine}."] if machine else []))
 

@@ -52,10 +52,13 @@ def _convert(image: ArrayT, matrix: np.ndarray, before: np.ndarray, after: np.nd
         return quantize(y).to(torch.uint8)
     arr = np.asarray(image)
     floating = np.issubdtype(arr.dtype, np.floating)
-    x = arr.astype(np.float64) * (255.0 if floating else 1.0)
-    y = (x + before) @ matrix.T + after
+    # Floats keep their precision (float32 images stay float32, half the memory); uint8 is exact in float64.
+    work = arr.dtype if floating else np.dtype(np.float64)
+    x = arr.astype(work) * work.type(255.0 if floating else 1.0)
+    y = (x + before.astype(work)) @ matrix.T.astype(work) + after.astype(work)
     if floating:
-        return (y / 255.0).astype(arr.dtype)
+        y /= work.type(255.0)
+        return y
     return quantize(y).astype(np.uint8)
 
 

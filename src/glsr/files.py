@@ -41,10 +41,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageFile, ImageOps, features
 
-from glsr.color import quantize
 from glsr.errors import BadArgument, BadImage, GlsrError
-from glsr.inference import Device, Precision, Upscaler, load_model, minimum_input_size
-from glsr.resize import imresize
+from glsr.inference import Device, Precision, Upscaler, load_model
 
 # The input pixel limit: a 40-megapixel image is 120 MB as uint8 RGB, and several times that as the
 # float tensors of the network.
@@ -364,35 +362,9 @@ def write_image(
 # ------------------------------------------------------------------------------------------- upscaling
 
 
-def _check_size(upscaler: Upscaler, height: int, width: int) -> None:
-    smallest = minimum_input_size(upscaler.spec)
-    if min(height, width) < smallest:
-        raise BadImage(
-            f"the image is {width}x{height} pixels; {upscaler.spec.name} needs at least {smallest} "
-            "on each side"
-        )
-
-
-def _upscale_alpha(alpha: np.ndarray, scale: int) -> np.ndarray:
-    """Bicubic alpha, rounded as :class:`~glsr.inference.Upscaler` rounds its RGBA alpha."""
-    limit = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(alpha.dtype)
-    out = np.clip(imresize(alpha.astype(np.float64) / (limit or 1.0), scale), 0, 1)
-    if limit is None:
-        return out.astype(alpha.dtype)
-    return (quantize(out * 255.0) if limit == 255.0 else np.floor(out * limit + 0.5)).astype(alpha.dtype)
-
-
 def upscale_array(upscaler: Upscaler, array: np.ndarray) -> np.ndarray:
-    """Upscale an array of any layout of the module table, plus ``(H, W, 1)``; same layout and dtype out."""
-    array = np.asarray(array)
-    if array.ndim in (2, 3):
-        _check_size(upscaler, *array.shape[:2])
-    if array.ndim == 3 and array.shape[2] in (1, 2):
-        grey = upscaler(array[..., 0])[..., None]
-        if array.shape[2] == 1:
-            return grey
-        return np.concatenate([grey, _upscale_alpha(array[..., 1], upscaler.scale)[..., None]], axis=2)
-    return upscaler(array)
+    """Upscale an array of any layout :class:`~glsr.inference.Upscaler` takes; same layout and dtype out."""
+    return upscaler(np.asarray(array))
 
 
 def upscale(

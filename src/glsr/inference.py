@@ -141,7 +141,11 @@ class Upscaler:
             x = imresize(x, self.scale)
         factor = 1 if self.spec.interpolated else self.scale
         h, w = x.shape[-2:]
-        tile, overlap = self._tile_plan(h, w)
+        m = self.spec.size_multiple
+        if m > 1 and (h % m or w % m):
+            # Edge-pad to the size the network needs, and crop its output back.
+            x = torch.nn.functional.pad(x, (0, -w % m, 0, -h % m), mode="replicate")
+        tile, overlap = self._tile_plan(*x.shape[-2:])
         autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
         transforms = range(8) if self.ensemble else range(1)
         total = None
@@ -151,7 +155,7 @@ class Upscaler:
                 y = _inverse(y, k)
                 total = y if total is None else total + y
         assert total is not None
-        return total / len(transforms)
+        return (total / len(transforms))[..., : h * factor, : w * factor]
 
     def luma(self, y: np.ndarray) -> np.ndarray:
         """Upscale a Y channel ``(H, W)`` in [0, 1]: the luma benchmark protocol.
@@ -167,40 +171,62 @@ class Upscaler:
     def __call__(self, image: np.ndarray) -> np.ndarray:
         """Upscale an image array and return the same kind.
 
-        Accepts ``(H, W)`` greyscale, ``(H, W, 3)`` RGB or ``(H, W, 4)`` RGBA, as uint8, uint16 or float
-        in [0, 1]. Integer input gives integer output of the same type, rounded as MATLAB rounds.
-        The alpha channel of RGBA is upscaled with bicubic.
+        Accepts ``(H, W)`` or ``(H, W, 1)`` greyscale, ``(H, W, 2)`` greyscale + alpha, ``(H, W, 3)`` RGB
+        or ``(H, W, 4)`` RGBA, as uint8, uint16 or float in [0, 1]. Integer input gives integer output of
+        the same type, rounded as MATLAB rounds; float output is not clipped. Alpha is upscaled with
+        bicubic. Colour work is done in float32 to keep memory at a few bytes per output pixel.
         """
         image = np.asarray(image)
-        if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (3, 4)):
-            raise BadImage(f"unsupported image shape {image.shape}; expected (H, W), (H, W, 3) or (H, W, 4)")
+        if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 2, 3, 4)):
+            raise BadImage(f"unsupported image shape {image.shape}; expected (H, W) or (H, W, 1-4)")
         limit = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(image.dtype)
         if limit is None and not np.issubdtype(image.dtype, np.floating):
             raise BadImage(f"unsupported pixel type {image.dtype}; expected uint8, uint16 or float")
-        x = image.astype(np.float64) / (limit or 1.0)
-        alpha = None
-        if x.ndim == 3 and x.shape[2] == 4:
-            x, alpha = x[..., :3], x[..., 3]
-        out = self._upscale_float(x)
-        if alpha is not None:
-            out = np.concatenate([out, np.clip(imresize(alpha, self.scale), 0, 1)[..., None]], axis=2)
+        smallest = minimum_input_size(self.spec)
+        if min(image.shape[:2]) < smallest:
+            h, w = image.shape[:2]
+            raise BadImage(
+                f"the image is {w}x{h} pixels; {self.spec.name} needs at least {smallest} on each side"
+            )
+        x = image.astype(np.float32)
+        if limit is not None:
+            x /= limit
+        channels = 1 if image.ndim == 2 else image.shape[2]
+        colour = x if image.ndim == 2 else x[..., : 3 if channels >= 3 else 1]
+        out = self._upscale_float(colour[..., 0] if colour.ndim == 3 and colour.shape[2] == 1 else colour)
+        if image.ndim == 3 and out.ndim == 2:
+            out = out[..., None]
+        if channels in (2, 4):
+            alpha = np.clip(imresize(x[..., -1], self.scale), 0, 1)
+            out = np.concatenate([out, alpha[..., None].astype(out.dtype)], axis=2)
         if limit is None:
             return out.astype(image.dtype)
+        out *= limit
         return (
-            quantize(out * 255.0) if limit == 255.0 else np.floor(np.clip(out, 0, 1) * limit + 0.5)
-        ).astype(image.dtype)
+            quantize(out).astype(image.dtype)
+            if limit == 255.0
+            else np.floor(np.clip(out, 0, limit) + 0.5).astype(image.dtype)
+        )
 
     def _upscale_float(self, x: np.ndarray) -> np.ndarray:
-        """Greyscale ``(H, W)`` or RGB ``(H, W, 3)`` float in [0, 1] to the upscaled float image."""
+        """Greyscale ``(H, W)`` or RGB ``(H, W, 3)`` float32 in [0, 1] to the upscaled float32 image."""
         if x.ndim == 2:
-            return self.luma(x)
+            return self.luma(x).astype(np.float32)
         if self.spec.channels == 3:
-            t = torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1), dtype=np.float32))[None]
-            return self.network(t)[0].cpu().double().numpy().transpose(1, 2, 0)
+            t = torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))[None]
+            return self.network(t)[0].cpu().numpy().transpose(1, 2, 0)
         ycbcr = rgb_to_ycbcr(x)
-        y = self.luma(ycbcr[..., 0])
-        chroma = imresize(ycbcr[..., 1:], self.scale)
-        return ycbcr_to_rgb(np.concatenate([y[..., None], chroma], axis=2))
+        y = self.luma(ycbcr[..., 0]).astype(np.float32)
+        # Chroma in torch float32: numpy's imresize works in float64 (twice the memory).
+        chroma = imresize(
+            torch.from_numpy(np.ascontiguousarray(ycbcr[..., 1:].transpose(2, 0, 1))), self.scale
+        )
+        del ycbcr
+        out = np.empty((*y.shape, 3), dtype=np.float32)
+        out[..., 0] = y
+        out[..., 1:] = chroma.numpy().transpose(1, 2, 0)
+        del chroma, y
+        return ycbcr_to_rgb(out)
 
 
 def load_model(
@@ -222,18 +248,18 @@ def load_model(
         weights: a ``.safetensors`` file; without it, the shipped weights are used (a model with no
             parameters needs none).
     """
-    from glsr.weights import load_weights_file
+    from glsr.weights import load_pretrained, load_weights_file
 
     spec = get_spec(model)
     target = resolve_device(device)
     if tile is not None and tile < 0:
         raise BadArgument(f"--tile must be positive, got {tile}")
-    has_parameters = any(True for _ in create_model(model, scale).parameters())
+    net = create_model(model, scale)
+    has_parameters = any(True for _ in net.parameters())
     if weights is not None:
-        net = create_model(model, scale)
         load_weights_file(net, Path(weights))
-    else:
-        net = create_model(model, scale, pretrained=has_parameters)
+    elif has_parameters:
+        load_pretrained(net, spec, scale)
     net = net.to(target).eval()
     if target.type == "cpu" and has_parameters:
         net = net.to(memory_format=torch.channels_last)

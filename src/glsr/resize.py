@@ -108,7 +108,7 @@ def _resize_numpy(image: np.ndarray, axis: int, indices: np.ndarray, weights: np
         return np.moveaxis(out, 0, axis)
     shape = [1] * image.ndim
     shape[axis] = weights.shape[0]
-    out = np.zeros((*image.shape[:axis], weights.shape[0], *image.shape[axis + 1:]))
+    out = np.zeros((*image.shape[:axis], weights.shape[0], *image.shape[axis + 1 :]))
     for tap in range(weights.shape[1]):  # a loop over the few kernel taps, not over pixels
         out += weights[:, tap].reshape(shape) * np.take(image, indices[:, tap], axis=axis)
     return out
