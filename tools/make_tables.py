@@ -79,9 +79,15 @@ def speed_table(path: Path) -> str:
         "|---|---|---|---|---|",
     ]
     for r in rows:
-        figures = f"{r['ms']:.0f} | {r['output_mp_per_s']:.2f} | {r['peak_rss_mb']:.0f}"
+        if "error" in r:
+            continue
+        figures = f"{1000 * r['median_s']:.0f} | {r['out_mp_per_s']:.2f} | {r['peak_rss_mb']:.0f}"
         lines.append(f"| {r['model']} | x{r['scale']} | {figures} |")
-    machine = data.get("machine", "") if isinstance(data, dict) else ""
+    meta = data.get("meta", {}) if isinstance(data, dict) else {}
+    cpu = meta.get("cpu") or meta.get("processor") or "this machine"
+    size = meta.get("size", 512)
+    threads, precision = meta.get("threads") or "all", meta.get("precision", "fp32")
+    machine = f"{cpu}, {threads} threads, {precision}, {size}x{size} RGB input"
     return "\n".join(lines + ([f"\nMeasured on {machine}."] if machine else []))
 
 
