@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from benchmarks.heldout import FOLDER, measure
+
 from glsr.models import get_spec
 from glsr.weights import has_weights
 

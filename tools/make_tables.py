@@ -1,10 +1,13 @@
 """Regenerate the README's results (and speed) tables from measured files; no figure is typed by hand.
 
-Usage: python tools/make_tables.py [--check] [--speed benchmarks/results/upscale.json]
+Usage: python tools/make_tables.py [--check] [--speed benchmarks/results/upscale.json] [--bicubic]
 
 * Results: every manifest in src/glsr/weights/*.json (figures measured by tools/export_weights.py with
   ``glsr benchmark``), beside the papers' figures from src/glsr/published.json.
 * Speed: the JSON written by ``benchmarks/upscale.py --json`` if it exists.
+* Bicubic (``--bicubic``): runs ``glsr benchmark --model bicubic`` for BI at x2/x3/x4 and BD/DN at x3 on
+  the four benchmark sets (a few minutes) and stores the results in benchmarks/results/bicubic.json;
+  without ``--bicubic`` the stored results are used.
 
 The tables replace what stands between ``<!-- results:start -->`` / ``<!-- results:end -->`` and
 ``<!-- speed:start -->`` / ``<!-- speed:end -->`` in README.md. ``--check`` exits 1 if README.md is
@@ -67,11 +70,7 @@ def results_table() -> str:
 
 def speed_table(path: Path) -> str:
     if not path.is_file():
-        return (
-            "_Not measured yet: run `python benchmarks/upscale.py --json "
-            + str(path.relative_to(REPO))
-            + "`._"
-        )
+        return "_Not measured yet: run `python benchmarks/upscale.py --json " + str(path.relative_to(REPO)) + "`._"
     data = json.loads(path.read_text())
     rows = data["results"] if isinstance(data, dict) else data
     lines = [
@@ -91,20 +90,52 @@ def speed_table(path: Path) -> str:
     return "\n".join(lines + ([f"\nMeasured on {machine}."] if machine else []))
 
 
+BICUBIC = REPO / "benchmarks" / "results" / "bicubic.json"
+
+
+def bicubic_table(measure: bool) -> str:
+    if measure:
+        from glsr.evaluate import evaluate
+
+        results = []
+        for degradation, scales in (("BI", [2, 3, 4]), ("BD", [3]), ("DN", [3])):
+            for r in evaluate("bicubic", datasets=DATASETS, scales=scales, degradation=degradation):
+                results.append(r.to_json())
+        BICUBIC.parent.mkdir(parents=True, exist_ok=True)
+        BICUBIC.write_text(json.dumps({"command": "glsr benchmark --model bicubic", "results": results}, indent=1))
+    if not BICUBIC.is_file():
+        return "_Not measured yet: run `python tools/make_tables.py --bicubic`._"
+    from glsr.evaluate import published_figure
+
+    lines = [
+        "| degradation | dataset | scale | PSNR / SSIM (ours) | paper | dPSNR / dSSIM |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in json.loads(BICUBIC.read_text())["results"]:
+        paper = published_figure("bicubic", r["dataset"], r["scale"], r["degradation"])
+        ours = f"{r['psnr']:.2f} / {r['ssim']:.4f}"
+        theirs = f"{paper[0]:.2f} / {paper[1]:.4f}" if paper else "-"
+        delta = f"{r['psnr'] - paper[0]:+.2f} / {r['ssim'] - paper[1]:+.4f}" if paper else "-"
+        lines.append(f"| {r['degradation']} | {r['dataset']} | x{r['scale']} | {ours} | {theirs} | {delta} |")
+    return "\n".join(lines)
+
+
 def replace_block(text: str, name: str, body: str) -> str:
-    pattern = re.compile(rf"(<!-- {name}:start -->\n).*?(\n<!-- {name}:end -->)", re.S)
+    pattern = re.compile(rf"(<!-- {name}:start -->\n).*?(<!-- {name}:end -->)", re.S)
     if not pattern.search(text):
         raise SystemExit(f"README.md has no <!-- {name}:start --> ... <!-- {name}:end --> block")
-    return pattern.sub(lambda m: m.group(1) + body + m.group(2), text)
+    return pattern.sub(lambda m: m.group(1) + body + "\n" + m.group(2), text)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true")
     parser.add_argument("--speed", type=Path, default=REPO / "benchmarks" / "results" / "upscale.json")
+    parser.add_argument("--bicubic", action="store_true", help="measure the bicubic rows again")
     args = parser.parse_args()
     text = README.read_text()
     new = replace_block(text, "results", results_table())
+    new = replace_block(new, "bicubic", bicubic_table(args.bicubic))
     if "<!-- speed:start -->" in new:
         new = replace_block(new, "speed", speed_table(args.speed))
     if args.check:
