@@ -99,9 +99,7 @@ def count_macs(spec: ModelSpec, name: str, scale: int, side: int) -> tuple[int, 
             y = model(x)
         return total[0], tuple(y.shape), "meta"
     except Exception as error:  # a model that cannot run on meta: count on a real run
-        print(
-            f"  {name} x{scale}: meta run failed ({type(error).__name__}), counting on CPU", file=sys.stderr
-        )
+        print(f"  {name} x{scale}: meta run failed ({type(error).__name__}), counting on CPU", file=sys.stderr)
     model = create_model(name, scale).eval()
     with torch.inference_mode(), mac_counter() as total:
         y = model(torch.rand(shape))
@@ -188,9 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         f"channels_last={args.channels_last}, bf16={args.bf16}, timed on LR {args.size}x{args.size}"
     )
     columns = ("model", "x", "input@960", "params", "GMACs@960", "ms/MP", "GFLOP/s")
-    header = " ".join(
-        f"{c:{w}}" for c, w in zip(columns, ("<14", ">2", ">10", ">11", ">10", ">9", ">8"), strict=True)
-    )
+    header = " ".join(f"{c:{w}}" for c, w in zip(columns, ("<14", ">2", ">10", ">11", ">10", ">9", ">8"), strict=True))
     print(header)
     print("-" * len(header))
     rows = []

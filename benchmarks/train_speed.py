@@ -27,7 +27,7 @@ from glsr.inference import resolve_device
 from glsr.models import create_model, get_spec
 from glsr.train.config import load_config
 from glsr.train.data import PatchSampler, load_training_images
-from glsr.train.loop import TrainingForward, make_optimizer, pixel_loss
+from glsr.train.loop import TrainingForward, make_optimizer, training_loss
 
 
 def sync(device: torch.device) -> None:
@@ -48,23 +48,15 @@ def measure(recipe: str, args: argparse.Namespace, images: list, device: torch.d
     forward = TrainingForward(model, cfg.aux_weight > 0)
     step_forward = torch.compile(forward) if cfg.compile else forward
     optimizer = make_optimizer(cfg, model)
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16")
     data_times, step_times = [], []
     for i in range(args.warmup + args.iterations):
         sync(device)
         t0 = time.perf_counter()
         x, y, _ = sampler.sample(cfg.batch_size)
         x, y = x.to(device), y.to(device)
-        if cfg.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
         sync(device)
         t1 = time.perf_counter()
-        with autocast:
-            final, intermediate = step_forward(x)
-        loss = pixel_loss(cfg.loss, final.float(), y)
-        if intermediate:
-            aux = torch.stack([pixel_loss(cfg.loss, p.float(), y) for p in intermediate]).mean()
-            loss = (1 - cfg.aux_weight) * loss + cfg.aux_weight * aux
+        loss = training_loss(cfg, step_forward, x, y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

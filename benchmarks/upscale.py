@@ -152,9 +152,7 @@ def choose_models(args: argparse.Namespace) -> list[str]:
         for name in names:
             get_spec(name)  # an unknown name fails here, with the list of valid ones
     else:
-        names = ["bicubic"] + [
-            spec.name for spec in MODELS.values() if any(has_weights(spec, s) for s in spec.scales)
-        ]
+        names = ["bicubic"] + [spec.name for spec in MODELS.values() if any(has_weights(spec, s) for s in spec.scales)]
         names = list(dict.fromkeys(names))
     if args.weights and sum(has_parameters(n) for n in names) != 1:
         raise SystemExit("--weights needs exactly one model with parameters in --models")

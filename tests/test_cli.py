@@ -59,15 +59,11 @@ def test_benchmark_json_output(capsys, data_root, tmp_path):
     ],
 )
 def test_bad_benchmark_input(capsys, data_root, argv, needle):
-    assert needle in _error(
-        capsys, [*argv, "--data-root", str(data_root)] if argv[0] == "benchmark" else argv
-    )
+    assert needle in _error(capsys, [*argv, "--data-root", str(data_root)] if argv[0] == "benchmark" else argv)
 
 
 def test_missing_empty_and_unreadable_datasets(capsys, tmp_path):
-    assert "does not exist" in _error(
-        capsys, ["benchmark", "--model", "bicubic", "--data-root", str(tmp_path / "x")]
-    )
+    assert "does not exist" in _error(capsys, ["benchmark", "--model", "bicubic", "--data-root", str(tmp_path / "x")])
     (tmp_path / "Set5").mkdir()
     argv = ["benchmark", "--model", "bicubic", "--datasets", "Set5", "--data-root", str(tmp_path)]
     assert "holds no images" in _error(capsys, argv)

@@ -9,9 +9,7 @@ from glsr.evaluate import evaluate, format_table, published_figure, write_report
 from glsr.metrics import psnr
 
 
-@pytest.mark.parametrize(
-    ("scale", "paper"), [(2, (33.66, 0.9299)), (3, (30.39, 0.8682)), (4, (28.42, 0.8104))]
-)
+@pytest.mark.parametrize(("scale", "paper"), [(2, (33.66, 0.9299)), (3, (30.39, 0.8682)), (4, (28.42, 0.8104))])
 def test_set5_bicubic_bi_reproduces_the_published_row(data_root, scale, paper):
     (result,) = evaluate("bicubic", datasets=["Set5"], scales=[scale], data_root=data_root, progress=False)
     assert result.images == 5 and result.protocol == "luma"
@@ -36,9 +34,7 @@ def test_set5_bicubic_dn_x3_is_near_the_published_row(data_root):
 
 
 def test_rgb_protocol_bicubic_set5_x2(data_root):
-    (result,) = evaluate(
-        "bicubic", datasets=["Set5"], scales=[2], protocol="rgb", data_root=data_root, progress=False
-    )
+    (result,) = evaluate("bicubic", datasets=["Set5"], scales=[2], protocol="rgb", data_root=data_root, progress=False)
     assert result.psnr == pytest.approx(33.65, abs=0.01)
     assert result.ssim == pytest.approx(0.9295, abs=0.0005)
 

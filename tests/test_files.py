@@ -210,9 +210,7 @@ def png_header(width: int, height: int) -> bytes:
         return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
-    )
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
 
 
 def make_bad(folder: Path, kind: str) -> Path:
@@ -269,16 +267,12 @@ def test_pixel_limit_is_checked_before_decoding(tmp_path: Path, monkeypatch: pyt
     assert decoded == []
 
 
-def test_our_pixel_limit_governs_pillow(
-    tmp_path: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_our_pixel_limit_governs_pillow(tmp_path: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # Pillow alone would refuse 600 pixels
     source = save(tmp_path / "a.png", noise(20, 30))
     assert run(capsys, source, "--scale", "2", *BICUBIC) == (0, [])
     assert Image.MAX_IMAGE_PIXELS == 100  # restored
-    code, err = run(
-        capsys, source, "--scale", "2", "--max-pixels", "0.0005", "-o", tmp_path / "b.png", *BICUBIC
-    )
+    code, err = run(capsys, source, "--scale", "2", "--max-pixels", "0.0005", "-o", tmp_path / "b.png", *BICUBIC)
     assert code == 2 and len(err) == 1 and "30x20 is 0.0 megapixels, above the limit of 0.0005" in err[0]
 
 
@@ -327,9 +321,7 @@ def test_output_onto_input_is_refused(tmp_path: Path, capsys: Capture, rgb: Path
     before = rgb.read_bytes()
     code, err = run(capsys, rgb, "--scale", "2", "-o", rgb, *BICUBIC)
     assert (
-        code == 2
-        and len(err) == 1
-        and err[0].endswith("the output is the input file; pass --overwrite to replace it")
+        code == 2 and len(err) == 1 and err[0].endswith("the output is the input file; pass --overwrite to replace it")
     )
     assert rgb.read_bytes() == before
     assert run(capsys, rgb, "--scale", "2", "-o", rgb, "--overwrite", *BICUBIC) == (0, [])
@@ -337,9 +329,7 @@ def test_output_onto_input_is_refused(tmp_path: Path, capsys: Capture, rgb: Path
     assert leftovers(tmp_path) == []
 
 
-def test_crash_while_writing_leaves_no_trace(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rgb: Path
-) -> None:
+def test_crash_while_writing_leaves_no_trace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rgb: Path) -> None:
     before = rgb.read_bytes()
 
     def crash(*args: object, **kwargs: object) -> None:
@@ -404,17 +394,13 @@ def test_two_inputs_one_output_name(tmp_path: Path, capsys: Capture) -> None:
     first, second = save(tmp_path / "a.png", noise(8, 8)), tmp_path / "b" / "a.png"
     second.parent.mkdir()
     save(second, noise(8, 8, seed=1))
-    code, err = run(
-        capsys, first, second, "--scale", "2", "--out-dir", tmp_path / "out", "--overwrite", *BICUBIC
-    )
+    code, err = run(capsys, first, second, "--scale", "2", "--out-dir", tmp_path / "out", "--overwrite", *BICUBIC)
     assert code == 2 and len(err) == 2 and "already written" in err[0] and str(second) in err[0]
 
 
 def test_output_option_needs_one_input(tmp_path: Path, capsys: Capture, rgb: Path) -> None:
     code, err = run(capsys, rgb, rgb, "--scale", "2", "-o", tmp_path / "x.png", *BICUBIC)
-    assert code == 2 and err == [
-        "glsr: error: -o/--output needs exactly one input file; use --out-dir for several"
-    ]
+    assert code == 2 and err == ["glsr: error: -o/--output needs exactly one input file; use --out-dir for several"]
     code, err = run(capsys, rgb, "--scale", "2", "-o", tmp_path / "x.gif", *BICUBIC)
     assert code == 2 and len(err) == 1 and "extension" in err[0]
     assert not (tmp_path / "x.png").exists() and not (tmp_path / "x.gif").exists()
@@ -423,9 +409,7 @@ def test_output_option_needs_one_input(tmp_path: Path, capsys: Capture, rgb: Pat
 # ----------------------------------------------------------------------------- network options, Python API
 
 
-def test_network_options_reach_the_model(
-    tmp_path: Path, capsys: Capture, rgb: Path, glrl_weights: Path
-) -> None:
+def test_network_options_reach_the_model(tmp_path: Path, capsys: Capture, rgb: Path, glrl_weights: Path) -> None:
     net = ["--model", "glrl", "--weights", glrl_weights, "--device", "cpu"]
     assert run(capsys, rgb, "--scale", "2", "-o", tmp_path / "plain.png", *net) == (0, [])
     assert run(capsys, rgb, "--scale", "2", "-o", tmp_path / "ens.png", "--ensemble", *net) == (0, [])

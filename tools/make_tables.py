@@ -93,13 +93,15 @@ def speed_table(path: Path) -> str:
 BICUBIC = REPO / "benchmarks" / "results" / "bicubic.json"
 
 
-def bicubic_table(measure: bool) -> str:
+def bicubic_table(measure: bool, data_root: str | None) -> str:
     if measure:
         from glsr.evaluate import evaluate
 
         results = []
         for degradation, scales in (("BI", [2, 3, 4]), ("BD", [3]), ("DN", [3])):
-            for r in evaluate("bicubic", datasets=DATASETS, scales=scales, degradation=degradation):
+            for r in evaluate(
+                "bicubic", datasets=DATASETS, scales=scales, degradation=degradation, data_root=data_root
+            ):
                 results.append(r.to_json())
         BICUBIC.parent.mkdir(parents=True, exist_ok=True)
         BICUBIC.write_text(json.dumps({"command": "glsr benchmark --model bicubic", "results": results}, indent=1))
@@ -132,10 +134,11 @@ def main() -> int:
     parser.add_argument("--check", action="store_true")
     parser.add_argument("--speed", type=Path, default=REPO / "benchmarks" / "results" / "upscale.json")
     parser.add_argument("--bicubic", action="store_true", help="measure the bicubic rows again")
+    parser.add_argument("--data-root", default=None, help="for --bicubic (default: $GLSR_DATA)")
     args = parser.parse_args()
     text = README.read_text()
     new = replace_block(text, "results", results_table())
-    new = replace_block(new, "bicubic", bicubic_table(args.bicubic))
+    new = replace_block(new, "bicubic", bicubic_table(args.bicubic, args.data_root))
     if "<!-- speed:start -->" in new:
         new = replace_block(new, "speed", speed_table(args.speed))
     if args.check:

@@ -81,9 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int)
     train.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     train.add_argument("--data-root", help="folder holding T91, BSD200 and Set5 (default: $GLSR_DATA)")
-    train.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe value"
-    )
+    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe value")
     train.set_defaults(func=_train)
 
     models = sub.add_parser("models", help="list the models")

@@ -121,9 +121,7 @@ def noise_rng(seed: int, name: str) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(name.encode())])
 
 
-def degrade(
-    hr: np.ndarray, scale: int, degradation: str, rng: np.random.Generator | None = None
-) -> np.ndarray:
+def degrade(hr: np.ndarray, scale: int, degradation: str, rng: np.random.Generator | None = None) -> np.ndarray:
     """Make the uint8 LR image of a modcropped uint8 HR image."""
     if degradation == "BI":
         return imresize(hr, 1 / scale)

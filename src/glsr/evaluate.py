@@ -244,6 +244,4 @@ def write_report(results: Sequence[Result], folder: Path, command: str) -> None:
         writer.writerow(["model", "dataset", "scale", "degradation", "protocol", "image", "psnr", "ssim"])
         for r in results:
             for name, p, s in r.per_image:
-                writer.writerow(
-                    [r.model, r.dataset, r.scale, r.degradation, r.protocol, name, f"{p:.4f}", f"{s:.5f}"]
-                )
+                writer.writerow([r.model, r.dataset, r.scale, r.degradation, r.protocol, name, f"{p:.4f}", f"{s:.5f}"])

@@ -539,9 +539,7 @@ def upscale_files(
         tqdm.write(f"glsr: {kind}: {source}: {message}", file=sys.stderr)
 
     # The bar goes to stderr, only for two files or more, and only on a terminal (disable=None).
-    with tqdm(
-        jobs, desc="upscale", unit="image", file=sys.stderr, disable=True if len(jobs) < 2 else None
-    ) as bar:
+    with tqdm(jobs, desc="upscale", unit="image", file=sys.stderr, disable=True if len(jobs) < 2 else None) as bar:
         for job in bar:
             try:
                 if job.error is not None:

@@ -185,9 +185,7 @@ class Upscaler:
         smallest = minimum_input_size(self.spec)
         if min(image.shape[:2]) < smallest:
             h, w = image.shape[:2]
-            raise BadImage(
-                f"the image is {w}x{h} pixels; {self.spec.name} needs at least {smallest} on each side"
-            )
+            raise BadImage(f"the image is {w}x{h} pixels; {self.spec.name} needs at least {smallest} on each side")
         x = image.astype(np.float32)
         if limit is not None:
             x /= limit
@@ -218,9 +216,7 @@ class Upscaler:
         ycbcr = rgb_to_ycbcr(x)
         y = self.luma(ycbcr[..., 0]).astype(np.float32)
         # Chroma in torch float32: numpy's imresize works in float64 (twice the memory).
-        chroma = imresize(
-            torch.from_numpy(np.ascontiguousarray(ycbcr[..., 1:].transpose(2, 0, 1))), self.scale
-        )
+        chroma = imresize(torch.from_numpy(np.ascontiguousarray(ycbcr[..., 1:].transpose(2, 0, 1))), self.scale)
         del ycbcr
         out = np.empty((*y.shape, 3), dtype=np.float32)
         out[..., 0] = y

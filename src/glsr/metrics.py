@@ -80,7 +80,5 @@ def ssim(
     sigma_a = _filter_valid(a * a, window) - mu_a**2
     sigma_b = _filter_valid(b * b, window) - mu_b**2
     sigma_ab = _filter_valid(a * b, window) - mu_a * mu_b
-    ssim_map = ((2 * mu_a * mu_b + c1) * (2 * sigma_ab + c2)) / (
-        (mu_a**2 + mu_b**2 + c1) * (sigma_a + sigma_b + c2)
-    )
+    ssim_map = ((2 * mu_a * mu_b + c1) * (2 * sigma_ab + c2)) / ((mu_a**2 + mu_b**2 + c1) * (sigma_a + sigma_b + c2))
     return float(ssim_map.mean())

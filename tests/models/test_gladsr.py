@@ -41,9 +41,7 @@ def test_parameter_counts_are_the_specs(name, expected):
         assert count_parameters(create_model(name, scale)) == count
 
 
-@pytest.mark.parametrize(
-    ("scale", "weights", "total"), [(2, 6_528, 6_568), (3, 14_976, 15_016), (4, 18_816, 18_856)]
-)
+@pytest.mark.parametrize(("scale", "weights", "total"), [(2, 6_528, 6_568), (3, 14_976, 15_016), (4, 18_816, 18_856)])
 def test_spu_parameter_count(scale, weights, total):
     spu = SeparablePyramidUpsampler(scale)
     assert count_parameters(spu, "conv_weights") == weights
@@ -101,9 +99,7 @@ def test_spu_geometry_and_odd_sizes(scale, geometry):
 
 def test_basic_and_refine_stages_share_one_upsampler():
     model = _tiny(2)
-    spus = [
-        name for name, m in model.named_modules(remove_duplicate=False) if isinstance(m, nn.ConvTranspose2d)
-    ]
+    spus = [name for name, m in model.named_modules(remove_duplicate=False) if isinstance(m, nn.ConvTranspose2d)]
     assert spus == ["upsampler.deconv"]
     state = model.state_dict()
     assert sum(1 for key in state if "deconv.weight" in key) == 1
@@ -130,9 +126,7 @@ def test_both_stages_train_the_shared_upsampler():
     model = _tiny(3).train()
     x = torch.rand(2, 3, 9, 11)
     y, (y_c,) = model.forward_with_intermediate(x)
-    (grad_coarse,) = torch.autograd.grad(
-        y_c.square().mean(), model.upsampler.deconv.weight, retain_graph=True
-    )
+    (grad_coarse,) = torch.autograd.grad(y_c.square().mean(), model.upsampler.deconv.weight, retain_graph=True)
     (grad_fine,) = torch.autograd.grad((y - y_c).square().mean(), model.upsampler.deconv.weight)
     assert grad_coarse.abs().sum() > 0 and grad_fine.abs().sum() > 0
 

@@ -71,9 +71,7 @@ def test_forward_is_trunk_upsampler_reconstruction():
     x = torch.rand(2, 3, 9, 5)
     with torch.no_grad():
         features = model.trunk(x)
-        expected = model.reconstruction(
-            torch.nn.functional.pixel_shuffle(model.upsampler[0].conv(features), 3)
-        )
+        expected = model.reconstruction(torch.nn.functional.pixel_shuffle(model.upsampler[0].conv(features), 3))
         torch.testing.assert_close(model(x), expected)
 
 
@@ -94,7 +92,5 @@ def _local_radius(model: nn.Module, scale: int, width: int) -> int:
 def test_receptive_margin_is_the_measured_field(blocks, layers):
     for scale in (2, 3, 4):
         model = create_model("rdn", scale, channels=8, growth=8, blocks=blocks, layers=layers)
-        assert _local_radius(model, scale, 2 * receptive_margin(blocks, layers) + 9) == receptive_margin(
-            blocks, layers
-        )
+        assert _local_radius(model, scale, 2 * receptive_margin(blocks, layers) + 9) == receptive_margin(blocks, layers)
     assert MODELS["rdn"].margin == 133

@@ -60,9 +60,7 @@ class ResidualUnit(nn.Module):
         self.pre_activation_a = PreActivation(channels, batch_norm, momentum)
         self.pre_activation_b = PreActivation(channels, batch_norm, momentum)
 
-    def forward(
-        self, h: torch.Tensor, h0: torch.Tensor, conv_a: nn.Conv2d, conv_b: nn.Conv2d
-    ) -> torch.Tensor:
+    def forward(self, h: torch.Tensor, h0: torch.Tensor, conv_a: nn.Conv2d, conv_b: nn.Conv2d) -> torch.Tensor:
         return conv_b(self.pre_activation_b(conv_a(self.pre_activation_a(h)))) + h0
 
 
@@ -127,8 +125,7 @@ class DRRN(nn.Module):
         if blocks < 1 or units < 0:
             raise BadArgument(f"DRRN needs blocks >= 1 and units >= 0, not B={blocks}, U={units}")
         self.blocks = nn.ModuleList(
-            RecursiveBlock(1 if b == 0 else channels, channels, units, batch_norm, bn_momentum)
-            for b in range(blocks)
+            RecursiveBlock(1 if b == 0 else channels, channels, units, batch_norm, bn_momentum) for b in range(blocks)
         )
         self.pre_reconstruction = PreActivation(channels, batch_norm, bn_momentum)
         self.reconstruction = conv3x3(channels, 1)
@@ -176,7 +173,5 @@ SPECS = (
         "DRRN, B and U as arguments (default B1U9): recursive blocks of weight-shared residual units",
     ),
     _spec("drrn_b1u9", 9, {"units": 2}, "DRRN_B1U9: 9 weight-shared residual units, 20 layers, 297K weights"),
-    _spec(
-        "drrn_b1u25", 25, {"units": 3}, "DRRN_B1U25: 25 weight-shared residual units, 52 layers, 297K weights"
-    ),
+    _spec("drrn_b1u25", 25, {"units": 3}, "DRRN_B1U25: 25 weight-shared residual units, 52 layers, 297K weights"),
 )

@@ -34,9 +34,7 @@ class ConvPReLU(nn.Sequential):
     """``Conv(f, n, c)`` in the paper's notation followed by a per-channel PReLU (Sec. 3.2)."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int) -> None:
-        super().__init__(
-            _conv(in_channels, out_channels, kernel_size), nn.PReLU(out_channels, init=PRELU_INIT)
-        )
+        super().__init__(_conv(in_channels, out_channels, kernel_size), nn.PReLU(out_channels, init=PRELU_INIT))
 
 
 class FSRCNN(nn.Module):

@@ -49,9 +49,7 @@ class LocalSelectiveBlock(nn.Module):
         reduction: r. negative_slope: of the CSU's LReLU.
     """
 
-    def __init__(
-        self, in_channels: int, growth: int, expansion: int, reduction: int, negative_slope: float
-    ) -> None:
+    def __init__(self, in_channels: int, growth: int, expansion: int, reduction: int, negative_slope: float) -> None:
         super().__init__()
         self.wide = nn.Conv2d(in_channels, growth * expansion, 1)
         self.act = nn.ReLU(inplace=True)
@@ -116,8 +114,7 @@ class GlobalLocalAdjustingModule(nn.Module):
         super().__init__()
         self.pooling = nn.Conv2d(in_channels, growth, 1)
         self.lsbs = nn.ModuleList(
-            LocalSelectiveBlock(growth * d, growth, expansion, reduction, negative_slope)
-            for d in range(1, blocks + 1)
+            LocalSelectiveBlock(growth * d, growth, expansion, reduction, negative_slope) for d in range(1, blocks + 1)
         )
         self.ggb = GlobalGuidedBlock(growth * (blocks + 1), growth, mask_channels, negative_slope)
 

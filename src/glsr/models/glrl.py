@@ -52,9 +52,7 @@ class ResidualUnit(nn.Module):
     block's pre-activation with the shallow branch.
     """
 
-    def __init__(
-        self, channels: int, first: nn.Conv2d | None = None, second: nn.Conv2d | None = None
-    ) -> None:
+    def __init__(self, channels: int, first: nn.Conv2d | None = None, second: nn.Conv2d | None = None) -> None:
         super().__init__()
         # Passing convolutions in shares their weights across units (DRRN's recursion).
         self.conv_a = first if first is not None else conv3x3(channels, channels)
@@ -133,9 +131,7 @@ class GLRL(nn.Module):
         share_weights: share convolutions inside each deep branch (see :class:`LocalResidualBlock`).
     """
 
-    def __init__(
-        self, channels: int = 64, blocks: int = 3, units: int = 2, share_weights: bool = False
-    ) -> None:
+    def __init__(self, channels: int = 64, blocks: int = 3, units: int = 2, share_weights: bool = False) -> None:
         super().__init__()
         self.features = FeatureExtraction(channels)
         self.blocks = nn.ModuleList(LocalResidualBlock(channels, units, share_weights) for _ in range(blocks))

@@ -45,8 +45,7 @@ class ResidualDenseBlock(nn.Module):
     def __init__(self, channels: int = 64, growth: int = 64, layers: int = 8) -> None:
         super().__init__()
         self.layers = nn.ModuleList(
-            nn.Sequential(conv3x3(channels + c * growth, growth), nn.ReLU(inplace=True))
-            for c in range(layers)
+            nn.Sequential(conv3x3(channels + c * growth, growth), nn.ReLU(inplace=True)) for c in range(layers)
         )
         self.local_fusion = nn.Conv2d(channels + layers * growth, channels, 1)
 
@@ -77,9 +76,7 @@ class RDNTrunk(nn.Module):
         self.shallow2 = conv3x3(channels, channels)  # F_0, eq. 2
         self.blocks = nn.ModuleList(ResidualDenseBlock(channels, growth, layers) for _ in range(blocks))
         # Global feature fusion (eq. 8): 1x1 over [F_1, ..., F_D], then a 3x3.
-        self.global_fusion = nn.Sequential(
-            nn.Conv2d(blocks * channels, channels, 1), conv3x3(channels, channels)
-        )
+        self.global_fusion = nn.Sequential(nn.Conv2d(blocks * channels, channels, 1), conv3x3(channels, channels))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         f_minus1 = self.shallow1(x)
@@ -123,9 +120,7 @@ class RDN(nn.Module):
         channels: G0. growth: G. blocks: D. layers: C (Sec. 4.1, "D = 16, C = 8, G = 64").
     """
 
-    def __init__(
-        self, scale: int, channels: int = 64, growth: int = 64, blocks: int = 16, layers: int = 8
-    ) -> None:
+    def __init__(self, scale: int, channels: int = 64, growth: int = 64, blocks: int = 16, layers: int = 8) -> None:
         super().__init__()
         self.scale = scale
         self.trunk = RDNTrunk(3, channels, growth, blocks, layers)

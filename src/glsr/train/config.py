@@ -119,9 +119,7 @@ class TrainConfig:
             if scale not in spec.scales:
                 raise BadArgument(f"recipe {self.name}: {self.model} does not support scale {scale}")
         if len(self.data.scales) > 1 and not spec.multiscale:
-            raise BadArgument(
-                f"recipe {self.name}: {self.model} is one model per scale; pick one with --scale"
-            )
+            raise BadArgument(f"recipe {self.name}: {self.model} is one model per scale; pick one with --scale")
         if self.batch_size < 1 or self.iterations < 1 or self.data.patch_size < 4:
             raise BadArgument(f"recipe {self.name}: batch_size, iterations and patch_size must be positive")
         if self.optim.lr <= 0:
@@ -146,9 +144,7 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
         return value
     if origin is Literal:
         if value not in typing.get_args(annotation):
-            raise BadArgument(
-                f"{key} must be one of {', '.join(map(str, typing.get_args(annotation)))}, not {value!r}"
-            )
+            raise BadArgument(f"{key} must be one of {', '.join(map(str, typing.get_args(annotation)))}, not {value!r}")
         return value
     if origin is tuple:
         args = typing.get_args(annotation)
@@ -236,9 +232,7 @@ def read_recipe(recipe: str) -> dict[str, Any]:
     else:
         resource = resources.files("glsr.train").joinpath("recipes", f"{recipe}.toml")
         if not resource.is_file():
-            raise BadArgument(
-                f"unknown recipe {recipe!r}; choose from {', '.join(recipe_names())} or a .toml file"
-            )
+            raise BadArgument(f"unknown recipe {recipe!r}; choose from {', '.join(recipe_names())} or a .toml file")
         text = resource.read_text()
         default_name = recipe
     try:

@@ -75,6 +75,22 @@ def pixel_loss(kind: str, prediction: torch.Tensor, target: torch.Tensor) -> tor
     return F.l1_loss(prediction, target)
 
 
+def training_loss(cfg: TrainConfig, forward: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The recipe's loss on one batch: ``(1 - a) * loss(final) + a * mean(loss(intermediate))``.
+
+    The forward pass runs under bf16 autocast when the recipe asks for it; the loss is always fp32.
+    """
+    if cfg.channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16"):
+        final, intermediate = forward(x)
+    loss = pixel_loss(cfg.loss, final.float(), y)
+    if intermediate:
+        aux = torch.stack([pixel_loss(cfg.loss, p.float(), y) for p in intermediate]).mean()
+        loss = (1 - cfg.aux_weight) * loss + cfg.aux_weight * aux
+    return loss
+
+
 class TrainingForward(nn.Module):
     """Returns ``(final, intermediate predictions)`` through ``forward``, so DDP sees every call."""
 
@@ -207,9 +223,7 @@ class _Log:
             self._rewrite()
         else:
             with self.path.open("a", newline="") as f:
-                csv.DictWriter(f, fieldnames=LOG_FIELDS + self.extra, extrasaction="ignore").writerow(
-                    formatted
-                )
+                csv.DictWriter(f, fieldnames=LOG_FIELDS + self.extra, extrasaction="ignore").writerow(formatted)
         if self.board is not None:
             for key, value in row.items():
                 if key != "iteration" and isinstance(value, int | float) and value == value:
@@ -364,7 +378,6 @@ def _train(
                 },
             )
 
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16")
     bar = tqdm(
         total=stop_at,
         initial=start,
@@ -384,21 +397,11 @@ def _train(
             for group in optimizer.param_groups:
                 group["lr"] = lr * group["lr_mult"]
             x, y, _ = sampler.sample(cfg.batch_size)
-            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            if cfg.channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
-            with autocast:
-                final, intermediate = step_forward(x)
-            loss = pixel_loss(cfg.loss, final.float(), y)
-            if intermediate:
-                aux = torch.stack([pixel_loss(cfg.loss, p.float(), y) for p in intermediate]).mean()
-                loss = (1 - cfg.aux_weight) * loss + cfg.aux_weight * aux
+            loss = training_loss(cfg, step_forward, x.to(device, non_blocking=True), y.to(device, non_blocking=True))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             threshold = clip_threshold(cfg, lr)
-            norm = nn.utils.clip_grad_norm_(
-                model.parameters(), threshold if threshold is not None else math.inf
-            )
+            norm = nn.utils.clip_grad_norm_(model.parameters(), threshold if threshold is not None else math.inf)
             optimizer.step()
             iteration += 1
             running_loss += loss.item()
@@ -430,9 +433,7 @@ def _train(
                     row.update(last_val)
                 assert log is not None
                 log.write(row)
-                bar.set_postfix(
-                    loss=f"{row['loss']:.4g}", val=f"{last_val.get('val_psnr', float('nan')):.2f}"
-                )
+                bar.set_postfix(loss=f"{row['loss']:.4g}", val=f"{last_val.get('val_psnr', float('nan')):.2f}")
                 running_loss, running_norm, running_count = 0.0, 0.0, 0
             save_due = (time.monotonic() - last_save) / 60 >= cfg.checkpoint_minutes
             if world > 1:
@@ -468,9 +469,7 @@ def _train(
             "git_commit": git_commit(),
             "hardware": hardware(device, world),
             "wall_seconds": round(wall_before + time.monotonic() - started, 1),
-            "set5_psnr": {
-                k.removeprefix("val_psnr_"): round(v, 4) for k, v in last_val.items() if k != "val_psnr"
-            },
+            "set5_psnr": {k.removeprefix("val_psnr_"): round(v, 4) for k, v in last_val.items() if k != "val_psnr"},
         }
         tmp = out / "model.json.tmp"
         tmp.write_text(json.dumps(description, indent=1) + "\n")

@@ -73,8 +73,7 @@ def load_pretrained(model: nn.Module, spec: ModelSpec, scale: int) -> None:
     path = weights_path(spec, scale)
     if not path.is_file():
         raise MissingWeights(
-            f"no shipped weights for {spec.name} x{scale}; "
-            "train them with 'glsr train' and pass --weights FILE"
+            f"no shipped weights for {spec.name} x{scale}; train them with 'glsr train' and pass --weights FILE"
         )
     manifest = read_manifest(path)
     if manifest.get("sha256") != sha256(path):
