@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from glsr.color import rgb_to_ycbcr
-from glsr.errors import BadArgument
+from glsr.errors import BadArgument, BadImage
 from glsr.inference import Upscaler, _inverse, _transform, load_model, minimum_input_size
 from glsr.metrics import psnr
 from glsr.models import MODELS, create_model, get_spec
@@ -182,5 +182,10 @@ def test_load_model_with_weights_file(tmp_path: Path) -> None:
     assert torch.allclose(up.network(x), expected, atol=1e-5)
 
 
-def test_minimum_input_size() -> None:
-    assert all(minimum_input_size(spec) >= 2 for spec in MODELS.values())
+def test_images_below_the_minimum_size_are_refused_by_the_upscaler_itself() -> None:
+    bicubic = load_model("bicubic", 2, device="cpu")
+    assert minimum_input_size(bicubic.spec) == 2
+    for shape in [(1, 9), (9, 1), (1, 1, 3)]:
+        with pytest.raises(BadImage, match="needs at least 2 on each side"):
+            bicubic(np.zeros(shape, dtype=np.uint8))
+    assert bicubic(np.zeros((2, 2), dtype=np.uint8)).shape == (4, 4)

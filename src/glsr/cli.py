@@ -93,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _upscale(args: argparse.Namespace) -> int:
     from glsr.files import upscale_files
 
+    if args.max_pixels is not None and not (0 < args.max_pixels < 1e6):
+        raise BadArgument(f"--max-pixels must be a positive number of megapixels, got {args.max_pixels}")
+
     return upscale_files(
         args.inputs,
         scale=args.scale,
@@ -112,6 +115,13 @@ def _upscale(args: argparse.Namespace) -> int:
 
 def _benchmark(args: argparse.Namespace) -> int:
     from glsr.evaluate import evaluate, format_table, write_report
+    from glsr.files import write_text
+
+    # Check where the results go before spending minutes measuring them.
+    if args.json and not Path(args.json).resolve().parent.is_dir():
+        raise BadArgument(f"--json {args.json}: the folder {Path(args.json).parent} does not exist")
+    if args.report and Path(args.report).exists() and not Path(args.report).is_dir():
+        raise BadArgument(f"--report {args.report} is a file, not a folder")
 
     results = evaluate(
         args.model,
@@ -129,7 +139,7 @@ def _benchmark(args: argparse.Namespace) -> int:
     print(f"{args.model}: {first.degradation}, {first.protocol} protocol, PSNR/SSIM on Y, shave = scale")
     print(format_table(results))
     if args.json:
-        Path(args.json).write_text(json.dumps({"results": [r.to_json() for r in results]}, indent=1) + "\n")
+        write_text(args.json, json.dumps({"results": [r.to_json() for r in results]}, indent=1) + "\n")
     if args.report:
         write_report(results, Path(args.report), "glsr " + shlex.join(sys.argv[1:]))
     return 0

@@ -18,6 +18,7 @@ images.
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -42,6 +43,7 @@ from glsr.data import (
     noise_rng,
 )
 from glsr.errors import BadArgument
+from glsr.files import write_text
 from glsr.inference import Upscaler, load_model
 from glsr.metrics import psnr, ssim
 from glsr.models import get_spec
@@ -132,6 +134,8 @@ def measure_images(
 
 def check_options(scales: Sequence[int], degradation: str, protocol: str | None) -> None:
     """Reject scales outside 2-4 and unknown degradations or protocols with a one-line error."""
+    if not scales:
+        raise BadArgument("no scale given; choose from 2, 3, 4")
     for scale in scales:
         if scale not in (2, 3, 4):
             raise BadArgument(f"scale {scale} is not supported; choose 2, 3 or 4")
@@ -162,6 +166,8 @@ def evaluate(
     """
     spec = get_spec(model)
     check_options(scales, degradation, protocol)
+    if not datasets:
+        raise BadArgument("no dataset given, e.g. --datasets Set5,Set14")
     for scale in scales:
         if scale not in spec.scales:
             raise BadArgument(f"{model} supports scales {', '.join(map(str, spec.scales))}, not {scale}")
@@ -223,6 +229,8 @@ def format_table(results: Sequence[Result], markdown: bool = False) -> str:
 
 def write_report(results: Sequence[Result], folder: Path, command: str) -> None:
     """A Markdown report and a per-image CSV in ``folder``."""
+    if folder.exists() and not folder.is_dir():
+        raise BadArgument(f"--report {folder} is a file, not a folder")
     folder.mkdir(parents=True, exist_ok=True)
     first = results[0]
     sources = sorted(
@@ -238,10 +246,11 @@ def write_report(results: Sequence[Result], folder: Path, command: str) -> None:
         "Published figures: " + ("; ".join(sources) if sources else "none"),
         "",
     ]
-    (folder / "report.md").write_text("\n".join(text))
-    with (folder / "per_image.csv").open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["model", "dataset", "scale", "degradation", "protocol", "image", "psnr", "ssim"])
-        for r in results:
-            for name, p, s in r.per_image:
-                writer.writerow([r.model, r.dataset, r.scale, r.degradation, r.protocol, name, f"{p:.4f}", f"{s:.5f}"])
+    write_text(folder / "report.md", "\n".join(text))
+    table = io.StringIO()
+    writer = csv.writer(table, lineterminator="\n")
+    writer.writerow(["model", "dataset", "scale", "degradation", "protocol", "image", "psnr", "ssim"])
+    for r in results:
+        for name, p, s in r.per_image:
+            writer.writerow([r.model, r.dataset, r.scale, r.degradation, r.protocol, name, f"{p:.4f}", f"{s:.5f}"])
+    write_text(folder / "per_image.csv", table.getvalue())

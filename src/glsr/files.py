@@ -36,6 +36,7 @@ import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -324,6 +325,42 @@ def _commit(tmp: Path, path: Path, overwrite: bool) -> None:
         os.replace(tmp, path)
 
 
+@contextlib.contextmanager
+def atomic_output(path: str | Path, overwrite: bool = True) -> Iterator[BinaryIO]:
+    """A binary file that becomes ``path`` only when the ``with`` block completes.
+
+    The data goes to a hidden temporary file beside ``path``, flushed to disk, then renamed: the
+    destination is either untouched or complete. Without ``overwrite``, an existing ``path`` (even one
+    that appears meanwhile) raises :class:`BadImage`.
+    """
+    path = Path(path)
+    if not overwrite and path.exists():
+        raise BadImage(f"{path} already exists; pass --overwrite to replace it")
+    if not path.parent.is_dir():
+        raise BadArgument(f"cannot write {path}: the folder {path.parent} does not exist")
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    # O_EXCL: never follow or reuse a file of that name; 0o666 & umask: the usual permissions.
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except OSError as error:
+        raise BadArgument(f"cannot write {path}: {error.strerror or error}") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        _commit(tmp, path, overwrite)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def write_text(path: str | Path, text: str) -> None:
+    """Write a text file atomically (reports, JSON results, manifests)."""
+    with atomic_output(path) as f:
+        f.write(text.encode())
+
+
 def write_image(
     array: np.ndarray,
     path: str | Path,
@@ -332,31 +369,18 @@ def write_image(
     exif: Image.Exif | None = None,
     overwrite: bool = False,
 ) -> None:
-    """Write an image array atomically, in the format of ``path``'s extension.
+    """Write an image array atomically (:func:`atomic_output`), in the format of ``path``'s extension.
 
-    The data goes to a hidden temporary file beside ``path``, flushed to disk, then renamed: the
-    destination is either untouched or complete. Raises :class:`BadImage` if ``path`` exists and
-    ``overwrite`` is false, and for an array the format cannot store.
+    Raises :class:`BadImage` if ``path`` exists and ``overwrite`` is false, and for an array the format
+    cannot store.
     """
     path = Path(path)
     fmt = output_format(path)
     img = array_to_image(array, fmt)
     check_fits(fmt, *img.size)
     options = _save_options(fmt, icc_profile, _exif_bytes(exif, img.size, fmt))
-    if not overwrite and path.exists():
-        raise BadImage(f"{path} already exists; pass --overwrite to replace it")
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    # O_EXCL: never follow or reuse a file of that name; 0o666 & umask: the usual permissions.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            img.save(f, format=fmt, **options)
-            f.flush()
-            os.fsync(f.fileno())
-        _commit(tmp, path, overwrite)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+    with atomic_output(path, overwrite) as f:
+        img.save(f, format=fmt, **options)
 
 
 # ------------------------------------------------------------------------------------------- upscaling
@@ -589,4 +613,5 @@ def _upscale_file(
     try:
         write_image(result, out, icc_profile=image.icc_profile, exif=image.exif, overwrite=overwrite)
     except (OSError, ValueError) as error:  # the encoders raise both
-        raise BadImage(f"cannot write {out}: {error.strerror or _reason(error)}") from None
+        detail = error.strerror if isinstance(error, OSError) and error.strerror else _reason(error)
+        raise BadImage(f"cannot write {out}: {detail}") from None

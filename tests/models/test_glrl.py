@@ -68,3 +68,15 @@ def test_deep_branch_sharing_option(share):
     first, second = block.deep
     assert (first.conv_a is second.conv_a) == share
     assert (first.conv_b is second.conv_b) == share
+
+
+def test_shared_weights_survive_a_safetensors_round_trip(tmp_path):
+    from glsr.weights import load_weights_file, save_weights
+
+    model = create_model("glrl", 2, channels=6, share_weights=True)
+    save_weights(model, tmp_path / "w.safetensors")
+    fresh = create_model("glrl", 2, channels=6, share_weights=True)
+    load_weights_file(fresh, tmp_path / "w.safetensors")
+    x = torch.rand(1, 1, 16, 16)
+    torch.testing.assert_close(fresh(x), model(x))
+    assert fresh.blocks[0].deep[0].conv_a is fresh.blocks[0].deep[1].conv_a  # still one convolution

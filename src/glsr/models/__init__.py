@@ -48,7 +48,13 @@ def create_model(name: str, scale: int, pretrained: bool = False, **overrides: o
     spec = get_spec(name)
     if scale not in spec.scales:
         raise BadArgument(f"{name} supports scales {', '.join(map(str, spec.scales))}, not {scale}")
-    model = spec.build(scale=scale, **{**spec.kwargs, **overrides})
+    try:
+        model = spec.build(scale=scale, **{**spec.kwargs, **overrides})
+    except TypeError as error:
+        if "unexpected keyword argument" not in str(error):
+            raise
+        bad = str(error).rsplit("argument", 1)[-1].strip()
+        raise BadArgument(f"{name} has no option {bad} (model_kwargs)") from None
     if pretrained:
         from glsr.weights import load_pretrained
 

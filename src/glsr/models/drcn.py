@@ -23,15 +23,8 @@ import torch
 from torch import nn
 
 from glsr.errors import BadArgument
+from glsr.models._layers import he_conv
 from glsr.models._spec import ModelSpec
-
-
-def conv3x3(in_channels: int, out_channels: int) -> nn.Conv2d:
-    """A 3x3 convolution with zero padding 1, He (MSRA, fan_in) initialisation and zero bias."""
-    conv = nn.Conv2d(in_channels, out_channels, 3, padding=1)
-    nn.init.kaiming_normal_(conv.weight, mode="fan_in", nonlinearity="relu")
-    nn.init.zeros_(conv.bias)
-    return conv
 
 
 class EmbeddingNet(nn.Module):
@@ -39,8 +32,8 @@ class EmbeddingNet(nn.Module):
 
     def __init__(self, channels: int) -> None:
         super().__init__()
-        self.conv1 = conv3x3(1, channels)
-        self.conv2 = conv3x3(channels, channels)
+        self.conv1 = he_conv(1, channels)
+        self.conv2 = he_conv(channels, channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.relu(self.conv2(torch.relu(self.conv1(x))))
@@ -56,7 +49,7 @@ class InferenceNet(nn.Module):
     def __init__(self, channels: int, recursions: int) -> None:
         super().__init__()
         self.recursions = recursions
-        self.conv = conv3x3(channels, channels)
+        self.conv = he_conv(channels, channels)
 
     def forward(self, h: torch.Tensor) -> list[torch.Tensor]:
         """The hidden states ``H_1 .. H_T``."""
@@ -72,8 +65,8 @@ class ReconstructionNet(nn.Module):
 
     def __init__(self, channels: int) -> None:
         super().__init__()
-        self.conv1 = conv3x3(channels, channels)
-        self.conv2 = conv3x3(channels, 1)
+        self.conv1 = he_conv(channels, channels)
+        self.conv2 = he_conv(channels, 1)
 
     def forward(self, h: torch.Tensor, interpolated: torch.Tensor) -> torch.Tensor:
         return interpolated + self.conv2(torch.relu(self.conv1(h)))

@@ -24,15 +24,8 @@ import torch
 from torch import nn
 
 from glsr.errors import BadArgument
+from glsr.models._layers import he_conv
 from glsr.models._spec import ModelSpec
-
-
-def conv3x3(in_channels: int, out_channels: int) -> nn.Conv2d:
-    """A 3x3 convolution with zero padding 1, ``msra`` (He, fan_in) initialisation and zero bias."""
-    conv = nn.Conv2d(in_channels, out_channels, 3, padding=1)
-    nn.init.kaiming_normal_(conv.weight, mode="fan_in", nonlinearity="relu")
-    nn.init.zeros_(conv.bias)
-    return conv
 
 
 class PreActivation(nn.Module):
@@ -83,9 +76,9 @@ class RecursiveBlock(nn.Module):
     ) -> None:
         super().__init__()
         self.pre_activation = PreActivation(in_channels, batch_norm, momentum)
-        self.conv = conv3x3(in_channels, channels)
-        self.conv_a: nn.Conv2d | None = conv3x3(channels, channels) if units > 0 else None
-        self.conv_b: nn.Conv2d | None = conv3x3(channels, channels) if units > 0 else None
+        self.conv = he_conv(in_channels, channels)
+        self.conv_a: nn.Conv2d | None = he_conv(channels, channels) if units > 0 else None
+        self.conv_b: nn.Conv2d | None = he_conv(channels, channels) if units > 0 else None
         self.units = nn.ModuleList(ResidualUnit(channels, batch_norm, momentum) for _ in range(units))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -128,7 +121,7 @@ class DRRN(nn.Module):
             RecursiveBlock(1 if b == 0 else channels, channels, units, batch_norm, bn_momentum) for b in range(blocks)
         )
         self.pre_reconstruction = PreActivation(channels, batch_norm, bn_momentum)
-        self.reconstruction = conv3x3(channels, 1)
+        self.reconstruction = he_conv(channels, 1)
 
     @property
     def depth(self) -> int:

@@ -21,15 +21,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from glsr.models._layers import he_conv
 from glsr.models._spec import ModelSpec
-
-
-def conv3x3(in_channels: int, out_channels: int) -> nn.Conv2d:
-    """A 3x3 convolution with zero padding 1 and He (MSRA) initialisation, as in the Caffe models."""
-    conv = nn.Conv2d(in_channels, out_channels, 3, padding=1)
-    nn.init.kaiming_normal_(conv.weight, mode="fan_in", nonlinearity="relu")
-    nn.init.zeros_(conv.bias)
-    return conv
 
 
 class FeatureExtraction(nn.Module):
@@ -37,9 +30,9 @@ class FeatureExtraction(nn.Module):
 
     def __init__(self, channels: int) -> None:
         super().__init__()
-        self.conv1 = conv3x3(1, channels)
+        self.conv1 = he_conv(1, channels)
         self.act = nn.PReLU(channels, init=0.25)
-        self.conv2 = conv3x3(channels, channels)
+        self.conv2 = he_conv(channels, channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv2(self.act(self.conv1(x)))
@@ -55,9 +48,9 @@ class ResidualUnit(nn.Module):
     def __init__(self, channels: int, first: nn.Conv2d | None = None, second: nn.Conv2d | None = None) -> None:
         super().__init__()
         # Passing convolutions in shares their weights across units (DRRN's recursion).
-        self.conv_a = first if first is not None else conv3x3(channels, channels)
+        self.conv_a = first if first is not None else he_conv(channels, channels)
         self.act = nn.PReLU(channels, init=0.25)
-        self.conv_b = second if second is not None else conv3x3(channels, channels)
+        self.conv_b = second if second is not None else he_conv(channels, channels)
 
     def forward(self, activated: torch.Tensor, identity: torch.Tensor) -> torch.Tensor:
         return self.conv_b(self.act(self.conv_a(activated))) + identity
@@ -80,9 +73,9 @@ class LocalResidualBlock(nn.Module):
     def __init__(self, channels: int, units: int = 2, share_weights: bool = False) -> None:
         super().__init__()
         self.pre_activation = nn.PReLU(channels, init=0.25)
-        self.shallow = conv3x3(channels, channels)
-        first = conv3x3(channels, channels) if share_weights else None
-        second = conv3x3(channels, channels) if share_weights else None
+        self.shallow = he_conv(channels, channels)
+        first = he_conv(channels, channels) if share_weights else None
+        second = he_conv(channels, channels) if share_weights else None
         self.deep = nn.ModuleList(ResidualUnit(channels, first, second) for _ in range(units))
         self.unit_activations = nn.ModuleList(nn.PReLU(channels, init=0.25) for _ in range(units - 1))
 
@@ -108,9 +101,9 @@ class Reconstruction(nn.Module):
     def __init__(self, channels: int) -> None:
         super().__init__()
         self.act1 = nn.PReLU(channels, init=0.25)
-        self.conv1 = conv3x3(channels, channels)
+        self.conv1 = he_conv(channels, channels)
         self.act2 = nn.PReLU(channels, init=0.25)
-        self.conv2 = conv3x3(channels, 1)
+        self.conv2 = he_conv(channels, 1)
         nn.init.normal_(self.conv2.weight, std=1e-3)
 
     def forward(self, features: torch.Tensor, interpolated: torch.Tensor) -> torch.Tensor:

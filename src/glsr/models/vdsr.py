@@ -19,15 +19,8 @@ import torch
 from torch import nn
 
 from glsr.errors import BadArgument
+from glsr.models._layers import he_conv
 from glsr.models._spec import ModelSpec
-
-
-def conv3x3(in_channels: int, out_channels: int) -> nn.Conv2d:
-    """A 3x3 convolution with zero padding 1, He (MSRA, fan_in) initialisation and zero bias."""
-    conv = nn.Conv2d(in_channels, out_channels, 3, padding=1)
-    nn.init.kaiming_normal_(conv.weight, mode="fan_in", nonlinearity="relu")
-    nn.init.zeros_(conv.bias)
-    return conv
 
 
 class VDSR(nn.Module):
@@ -45,7 +38,7 @@ class VDSR(nn.Module):
         if layers < 2:
             raise BadArgument(f"VDSR needs at least 2 layers, not {layers}")
         widths = [1, *([channels] * (layers - 1)), 1]
-        self.layers = nn.ModuleList(conv3x3(i, o) for i, o in itertools.pairwise(widths))
+        self.layers = nn.ModuleList(he_conv(i, o) for i, o in itertools.pairwise(widths))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = x

@@ -24,6 +24,7 @@ import torch
 
 from glsr.color import quantize
 from glsr.data import dataset_folder, list_images, load_image, luminance, modcrop
+from glsr.errors import BadArgument
 from glsr.models import ModelSpec
 from glsr.resize import imresize
 
@@ -124,7 +125,7 @@ class PatchSampler:
         self.device = device
         self.factor = 1 if spec.interpolated else int(scales[0])
         if not spec.interpolated and len(set(scales)) > 1:
-            raise ValueError("low-resolution-input models train one scale at a time")
+            raise BadArgument("low-resolution-input models train one scale at a time")
         inputs, targets, scale_of = [], [], []
         for scale in scales:
             for image in images:
@@ -134,7 +135,7 @@ class PatchSampler:
                     targets.append(pair[1])
                     scale_of.append(scale)
         if not inputs:
-            raise ValueError(f"no training image is at least {patch_size} pixels on each side")
+            raise BadArgument(f"data.patch_size {patch_size}: no training image is that large at these scales")
         self.inputs = _Packed.pack(inputs, device)
         self.targets = _Packed.pack(targets, device)
         self.scale_of = torch.tensor(scale_of)

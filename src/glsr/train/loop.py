@@ -389,6 +389,7 @@ def _train(
     last_save = time.monotonic()
     iteration = start
     last_val: dict[str, float] = {}
+    last_val_iteration = -1
     running_loss, running_norm, running_count = 0.0, 0.0, 0
     model.train()
     try:
@@ -430,6 +431,7 @@ def _train(
                 }
                 if validate_now:
                     last_val = validate(model, cfg, val_images, device)
+                    last_val_iteration = iteration
                     row.update(last_val)
                 assert log is not None
                 log.write(row)
@@ -452,7 +454,7 @@ def _train(
 
     weights = out / "model.safetensors"
     if main_rank:
-        if not last_val or "val_psnr" not in last_val:
+        if last_val_iteration != iteration:  # the figure must be of the weights being saved
             last_val = validate(model, cfg, val_images, device)
         save_weights(model, weights)
         description = {

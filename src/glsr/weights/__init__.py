@@ -11,9 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_model, save_model
 from torch import nn
 
 from glsr.errors import MissingWeights
@@ -53,15 +52,20 @@ def read_manifest(path: Path) -> dict[str, Any]:
 
 
 def load_weights_file(model: nn.Module, path: Path) -> None:
-    """Load a safetensors file into ``model`` with strict key and shape matching."""
+    """Load a safetensors file into ``model`` with strict key and shape matching.
+
+    Uses safetensors' own ``load_model``, which restores weights shared by several modules (GLRL with
+    ``share_weights``) from the one copy :func:`save_weights` stored.
+    """
     if not path.is_file():
         raise MissingWeights(f"weights file not found: {path}")
     try:
-        state = load_file(str(path))
+        with safe_open(str(path), framework="pt"):
+            pass
     except (SafetensorError, OSError, ValueError) as error:
         raise MissingWeights(f"{path} is not a readable safetensors file ({error})") from None
     try:
-        model.load_state_dict(state, strict=True)
+        load_model(model, str(path), strict=True)
     except RuntimeError as error:
         first = str(error).strip().splitlines()
         detail = " ".join(line.strip() for line in first[:3])
@@ -82,13 +86,7 @@ def load_pretrained(model: nn.Module, spec: ModelSpec, scale: int) -> None:
 
 
 def save_weights(model: nn.Module, path: Path) -> None:
-    """Write a model's state dict as safetensors (contiguous CPU tensors), atomically."""
-    from safetensors.torch import save_file
-
-    state = {
-        k: v.detach().to("cpu", torch.float32 if v.is_floating_point() else v.dtype).contiguous()
-        for k, v in model.state_dict().items()
-    }
+    """Write a model's weights as safetensors, atomically; shared weights are stored once."""
     tmp = path.with_name(path.name + ".tmp")
-    save_file(state, str(tmp))
+    save_model(model, str(tmp))
     tmp.replace(path)
