@@ -1,7 +1,7 @@
 """Training throughput: iterations/s and patches/s per recipe, and how much of the time goes to data.
 
 Usage:
-    python benchmarks/train_speed.py [--recipes srcnn,glrl_fast,drrn_b1u9,gladsr] [--device cpu]
+    python benchmarks/train_speed.py [--recipes srcnn,glrl,glrl_fast,drrn_b1u9,gladsr] [--device cpu]
         [--iterations 20] [--warmup 5] [--precision recipe|fp32|bf16] [--compile] [--threads N]
         [--train-sets T91] [--data-root DIR] [--json FILE]
 
@@ -85,7 +85,7 @@ def measure(recipe: str, args: argparse.Namespace, images: list, device: torch.d
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--recipes", default="srcnn,glrl_fast,drrn_b1u9,gladsr")
+    parser.add_argument("--recipes", default="srcnn,glrl,glrl_fast,drrn_b1u9,gladsr")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--iterations", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=5)

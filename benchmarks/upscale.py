@@ -37,16 +37,6 @@ from typing import Any
 RESULT_PREFIX = "RESULT "
 
 
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def _peak_rss_mb() -> float:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes on macOS, KiB on Linux
@@ -232,6 +222,8 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
     if args.json:
+        from glsr.hardware import cpu_name
+
         meta = {
             "size": args.size,
             "image": args.image,
@@ -243,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
             "ensemble": args.ensemble,
             "platform": platform.platform(),
             "processor": platform.processor(),
-            "cpu": _cpu_name(),
+            "cpu": cpu_name(),
         }
         Path(args.json).write_text(json.dumps({"meta": meta, "results": results}, indent=1) + "\n")
     return 1 if any("error" in r for r in results) else 0

@@ -189,3 +189,16 @@ def test_images_below_the_minimum_size_are_refused_by_the_upscaler_itself() -> N
         with pytest.raises(BadImage, match="needs at least 2 on each side"):
             bicubic(np.zeros(shape, dtype=np.uint8))
     assert bicubic(np.zeros((2, 2), dtype=np.uint8)).shape == (4, 4)
+
+
+def test_weights_of_a_non_default_variant_load_through_their_sidecar(tmp_path: Path) -> None:
+    import json
+
+    from glsr.weights import save_weights
+
+    save_weights(create_model("glrl", 2, channels=8), tmp_path / "model.safetensors")
+    (tmp_path / "model.json").write_text(json.dumps({"model": "glrl", "model_kwargs": {"channels": 8}}))
+    up = load_model("glrl", 2, weights=tmp_path / "model.safetensors", device="cpu")
+    assert up.net.features.conv1.out_channels == 8
+    with pytest.raises(BadArgument, match="holds glrl weights"):
+        load_model("vdsr", 2, weights=tmp_path / "model.safetensors", device="cpu")

@@ -15,30 +15,16 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import platform
 import shutil
 import sys
 import time
 from pathlib import Path
 
-import torch
-
 from glsr.data import BENCHMARKS
 from glsr.evaluate import evaluate, published_figure
+from glsr.hardware import describe
 from glsr.models import get_spec
 from glsr.weights import WEIGHTS_DIR, load_weights_file, sha256, weights_path
-
-
-def machine() -> str:
-    name = platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{name}, {torch.get_num_threads()} threads, torch {torch.__version__}"
 
 
 def main() -> int:
@@ -73,6 +59,7 @@ def main() -> int:
         "scales": scales,
         "input": spec.input,
         "protocol": spec.protocol,
+        "model_kwargs": info.get("model_kwargs") or {},
         "notes": args.notes,
         "training": {
             "recipe": info["recipe"]["name"],
@@ -89,7 +76,7 @@ def main() -> int:
     }
     # A provisional manifest with the checksum, so the shipped-weights loader accepts the file.
     manifest_path.write_text(json.dumps(manifest, indent=1) + "\n")
-    measured_on = machine()
+    measured_on = describe(args.device)
     started = time.monotonic()
     for dataset in args.datasets.split(","):
         for scale in scales:

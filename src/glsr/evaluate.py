@@ -202,7 +202,10 @@ def format_table(results: Sequence[Result], markdown: bool = False) -> str:
     header = ["dataset", "scale", "PSNR", "SSIM", "paper PSNR", "paper SSIM", "dPSNR", "dSSIM", "images"]
     rows = []
     for r in results:
+        # A paper's figure is only comparable under the protocol the paper used.
         paper = published_figure(r.model, r.dataset, r.scale, r.degradation)
+        if r.protocol != get_spec(r.model).protocol:
+            paper = None
         p_psnr, p_ssim = (paper[0], paper[1]) if paper else (None, None)
         rows.append(
             [

@@ -250,7 +250,8 @@ def load_model(
     target = resolve_device(device)
     if tile is not None and tile < 0:
         raise BadArgument(f"--tile must be positive, got {tile}")
-    net = create_model(model, scale)
+    options = {} if weights is None else _weights_options(model, Path(weights))
+    net = create_model(model, scale, **options)
     has_parameters = any(True for _ in net.parameters())
     if weights is not None:
         load_weights_file(net, Path(weights))
@@ -260,6 +261,26 @@ def load_model(
     if target.type == "cpu" and has_parameters:
         net = net.to(memory_format=torch.channels_last)
     return Upscaler(net, spec, scale, target, tile, tile_overlap, ensemble, precision)
+
+
+def _weights_options(model: str, weights: Path) -> dict:
+    """Architecture options recorded beside a weights file, so non-default variants load.
+
+    ``glsr train`` writes ``model.json`` beside ``model.safetensors``; an exported file has
+    ``<stem>.json``. Both name the model and its ``model_kwargs``.
+    """
+    import json
+
+    for sidecar in (weights.with_suffix(".json"), weights.with_name("model.json")):
+        if sidecar.is_file():
+            try:
+                info = json.loads(sidecar.read_text())
+            except (OSError, json.JSONDecodeError):
+                return {}
+            if info.get("model") not in (None, model):
+                raise BadArgument(f"{weights} holds {info['model']} weights (see {sidecar.name}), not {model}")
+            return dict(info.get("model_kwargs") or {})
+    return {}
 
 
 def minimum_input_size(spec: ModelSpec) -> int:

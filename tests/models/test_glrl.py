@@ -80,3 +80,29 @@ def test_shared_weights_survive_a_safetensors_round_trip(tmp_path):
     x = torch.rand(1, 1, 16, 16)
     torch.testing.assert_close(fresh(x), model(x))
     assert fresh.blocks[0].deep[0].conv_a is fresh.blocks[0].deep[1].conv_a  # still one convolution
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ({}, 629_956),
+        ({"shallow_layers": 2}, 629_956 + 3 * (36_928 + 64)),  # (a): a second conv + PReLU per shallow branch
+        ({"concat_interpolated": True}, 629_956 + 64 * 9),  # (b): one more input channel of Rec1
+        ({"shared_reconstruction": False}, 629_956 + 2 * (36_928 + 577 + 128)),  # (c): two more Rec nets
+        # (e) the DRRN width: FE 1,280 + 147,584 + 128; 3 blocks x (5 x 147,584 + 4 x 128); Rec 147,584 + 1,153 + 256; 3
+        ({"channels": 128}, 2_513_284),
+    ],
+)
+def test_architecture_alternatives(options, expected):
+    model = create_model("glrl", 2, **options)
+    assert count_parameters(model) == expected
+    y = model(torch.rand(1, 1, 13, 11))
+    assert y.shape == (1, 1, 13, 11)
+
+
+def test_alternatives_keep_sixteen_layers_and_the_default_keys():
+    assert receptive_radius(GLRL(channels=4, shallow_layers=2)) == 16
+    keys = set(GLRL(channels=4).state_dict())
+    assert "reconstruction.conv2.weight" in keys and not any(k.startswith("reconstructions.") for k in keys)
+    unshared = GLRL(channels=4, shared_reconstruction=False)
+    assert unshared.reconstructions[0] is not unshared.reconstructions[1]

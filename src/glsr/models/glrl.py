@@ -68,12 +68,18 @@ class LocalResidualBlock(nn.Module):
         units: residual units in the deep branch (the paper's Fig. 4 has 2).
         share_weights: share the deep branch's convolutions across its units, as a DRRN recursive
             block does. The GLRL text never mentions recursion, so the default is unshared.
+        shallow_layers: convolutions in the shallow branch (1; architectures.md's alternative (a) is 2).
     """
 
-    def __init__(self, channels: int, units: int = 2, share_weights: bool = False) -> None:
+    def __init__(self, channels: int, units: int = 2, share_weights: bool = False, shallow_layers: int = 1) -> None:
         super().__init__()
+        if shallow_layers not in (1, 2):
+            raise ValueError("shallow_layers must be 1 or 2")
         self.pre_activation = nn.PReLU(channels, init=0.25)
-        self.shallow = he_conv(channels, channels)
+        self.shallow: nn.Module = he_conv(channels, channels)
+        if shallow_layers == 2:
+            layers = [he_conv(channels, channels), nn.PReLU(channels, init=0.25), he_conv(channels, channels)]
+            self.shallow = nn.Sequential(*layers)
         first = he_conv(channels, channels) if share_weights else None
         second = he_conv(channels, channels) if share_weights else None
         self.deep = nn.ModuleList(ResidualUnit(channels, first, second) for _ in range(units))
@@ -98,15 +104,20 @@ class Reconstruction(nn.Module):
     down to no better than bicubic, and stayed there.
     """
 
-    def __init__(self, channels: int) -> None:
+    def __init__(self, channels: int, concat_interpolated: bool = False) -> None:
         super().__init__()
+        self.concat_interpolated = concat_interpolated
         self.act1 = nn.PReLU(channels, init=0.25)
-        self.conv1 = he_conv(channels, channels)
+        self.conv1 = he_conv(channels + int(concat_interpolated), channels)
         self.act2 = nn.PReLU(channels, init=0.25)
         self.conv2 = he_conv(channels, 1)
-        nn.init.normal_(self.conv2.weight, std=1e-3)
+        if not concat_interpolated:
+            nn.init.normal_(self.conv2.weight, std=1e-3)
 
     def forward(self, features: torch.Tensor, interpolated: torch.Tensor) -> torch.Tensor:
+        if self.concat_interpolated:
+            # Alternative (b): the ILR is an input of the reconstruction instead of being added to it.
+            return self.conv2(self.act2(self.conv1(torch.cat([self.act1(features), interpolated], dim=1))))
         return interpolated + self.conv2(self.act2(self.conv1(self.act1(features))))
 
 
@@ -122,22 +133,42 @@ class GLRL(nn.Module):
         blocks: local residual blocks (3 in the paper's final model, Table 1 compares 2).
         units: residual units in each deep branch.
         share_weights: share convolutions inside each deep branch (see :class:`LocalResidualBlock`).
+        shallow_layers: convolutions in each shallow branch (architectures.md §5.2 alternative (a): 2).
+        concat_interpolated: concatenate the ILR into the reconstruction input instead of adding it to
+            its output (alternative (b)).
+        shared_reconstruction: one reconstruction network for every block, as Sec. 3.3 describes;
+            False gives each block its own (alternative (c)).
     """
 
-    def __init__(self, channels: int = 64, blocks: int = 3, units: int = 2, share_weights: bool = False) -> None:
+    def __init__(
+        self,
+        channels: int = 64,
+        blocks: int = 3,
+        units: int = 2,
+        share_weights: bool = False,
+        shallow_layers: int = 1,
+        concat_interpolated: bool = False,
+        shared_reconstruction: bool = True,
+    ) -> None:
         super().__init__()
         self.features = FeatureExtraction(channels)
-        self.blocks = nn.ModuleList(LocalResidualBlock(channels, units, share_weights) for _ in range(blocks))
-        self.reconstruction = Reconstruction(channels)
+        self.blocks = nn.ModuleList(
+            LocalResidualBlock(channels, units, share_weights, shallow_layers) for _ in range(blocks)
+        )
+        if shared_reconstruction:
+            self.reconstruction = Reconstruction(channels, concat_interpolated)
+        else:
+            self.reconstructions = nn.ModuleList(Reconstruction(channels, concat_interpolated) for _ in range(blocks))
         self.block_weights = nn.Parameter(torch.full((blocks,), 1.0 / blocks))
 
     def forward_with_intermediate(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """The final output and each block's prediction (for DRCN-style recursive supervision)."""
         h = self.features(x)
         predictions = []
-        for block in self.blocks:
+        for b, block in enumerate(self.blocks):
             h = block(h)
-            predictions.append(self.reconstruction(h, x))
+            reconstruction = self.reconstructions[b] if hasattr(self, "reconstructions") else self.reconstruction
+            predictions.append(reconstruction(h, x))
         output = predictions[0] * self.block_weights[0]
         for b in range(1, len(predictions)):
             output = output + predictions[b] * self.block_weights[b]

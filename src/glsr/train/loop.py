@@ -17,7 +17,6 @@ import csv
 import json
 import math
 import os
-import platform
 import random
 import signal
 import subprocess
@@ -35,6 +34,7 @@ from tqdm import tqdm
 from glsr.data import dataset_folder, list_images, load_image
 from glsr.errors import BadArgument
 from glsr.evaluate import measure_images
+from glsr.hardware import describe
 from glsr.inference import Upscaler, resolve_device
 from glsr.models import create_model, get_spec
 from glsr.train.config import TrainConfig
@@ -172,19 +172,7 @@ def git_commit() -> str:
 
 def hardware(device: torch.device, world: int) -> str:
     """A one-line description of what trained the model."""
-    if device.type == "cuda":
-        what = torch.cuda.get_device_name(device)
-    else:
-        what = platform.processor() or platform.machine()
-        try:
-            for line in Path("/proc/cpuinfo").read_text().splitlines():
-                if line.startswith("model name"):
-                    what = line.split(":", 1)[1].strip()
-                    break
-        except OSError:
-            pass
-        what += f", {torch.get_num_threads()} threads"
-    return f"{world} x {what} (torch {torch.__version__})"
+    return f"{world} x {describe(device)}"
 
 
 class _Log:
@@ -347,6 +335,8 @@ def _train(
         start = int(checkpoint["iteration"])
         wall_before = float(checkpoint["seconds"])
         _set_rng_state(checkpoint["rng"])
+        if len(checkpoint["sampler"]) != world:
+            raise BadArgument(f"--resume: the run used {len(checkpoint['sampler'])} processes, not {world}")
         sampler.set_state(checkpoint["sampler"][rank])
     log = _Log(out, start if checkpoint is not None else None) if main_rank else None
 
