@@ -9,8 +9,12 @@ Usage: python tools/make_tables.py [--check] [--speed benchmarks/results/upscale
   the four benchmark sets (a few minutes) and stores the results in benchmarks/results/bicubic.json;
   without ``--bicubic`` the stored results are used.
 
-The tables replace what stands between ``<!-- results:start -->`` / ``<!-- results:end -->`` and
-``<!-- speed:start -->`` / ``<!-- speed:end -->`` in README.md. ``--check`` exits 1 if README.md is
+* Training runs: docs/training.md's table of the runs behind the shipped weights (from the manifests),
+  with the validation curve of each (docs/curves/<model>.svg, drawn by tools/plot_curves.py from the
+  run's log.csv, which is kept as docs/curves/<model>.csv).
+
+The tables replace what stands between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->`` markers in
+README.md (results, bicubic, speed) and docs/training.md (runs). ``--check`` exits 1 if README.md is
 out of date instead of writing it.
 """
 
@@ -24,6 +28,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
+TRAINING_DOC = REPO / "docs" / "training.md"
+CURVES = REPO / "docs" / "curves"
 WEIGHTS = REPO / "src" / "glsr" / "weights"
 DATASETS = ["Set5", "Set14", "BSD100", "Urban100"]
 
@@ -93,6 +99,27 @@ def speed_table(path: Path) -> str:
 BICUBIC = REPO / "benchmarks" / "results" / "bicubic.json"
 
 
+def runs_table() -> str:
+    manifests = [json.loads(p.read_text()) for p in sorted(WEIGHTS.glob("*.json"))]
+    if not manifests:
+        return "_No trained weights ship yet._"
+    lines = [
+        "| model | recipe | iterations | trained on | wall time | GPU-minutes | Set5 (x2 / x3 / x4) | curve |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for m in manifests:
+        t = m["training"]
+        set5 = {r["scale"]: r["psnr"] for r in m["results"] if r["dataset"] == "Set5"}
+        figures = " / ".join(f"{set5[s]:.2f}" for s in sorted(set5))
+        gpu = t["wall_seconds"] / 60 if "cuda" in t["hardware"].lower() or "nvidia" in t["hardware"].lower() else 0
+        curve = CURVES / f"{m['model']}.svg"
+        link = f"[svg](curves/{curve.name})" if curve.is_file() else "-"
+        hours = t["wall_seconds"] / 3600
+        row = [m["model"], f"`{t['recipe']}`", f"{t['iterations']:,}", t["hardware"], f"{hours:.1f} h", f"{gpu:.0f}"]
+        lines.append("| " + " | ".join([*row, figures, link]) + " |")
+    return "\n".join(lines)
+
+
 def bicubic_table(measure: bool, data_root: str | None) -> str:
     if measure:
         from glsr.evaluate import evaluate
@@ -141,12 +168,15 @@ def main() -> int:
     new = replace_block(new, "bicubic", bicubic_table(args.bicubic, args.data_root))
     if "<!-- speed:start -->" in new:
         new = replace_block(new, "speed", speed_table(args.speed))
+    doc = TRAINING_DOC.read_text()
+    new_doc = replace_block(doc, "runs", runs_table())
     if args.check:
-        if new != text:
-            print("README.md tables are out of date: run python tools/make_tables.py")
+        if new != text or new_doc != doc:
+            print("README.md or docs/training.md tables are out of date: run python tools/make_tables.py")
             return 1
         return 0
     README.write_text(new)
+    TRAINING_DOC.write_text(new_doc)
     print("README.md tables updated")
     return 0
 
