@@ -106,3 +106,11 @@ def test_large_images_use_the_tap_loop_with_the_same_result(monkeypatch):
     monkeypatch.setattr(resize, "_DENSE_LIMIT", 0)
     np.testing.assert_allclose(imresize(x, 1 / 3), dense, atol=1e-12)
     torch.testing.assert_close(imresize(torch.from_numpy(x), 1 / 3), dense_t)
+
+
+def test_autocast_does_not_lower_the_precision_of_interpolation():
+    x = torch.rand(1, 3, 20, 24)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        inside = imresize(x, 2)
+    assert inside.dtype == torch.float32
+    torch.testing.assert_close(inside, imresize(x, 2))

@@ -66,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--ensemble", action="store_true", help="x8 geometric self-ensemble")
     bench.add_argument("--data-root", help="folder holding the datasets (default: $GLSR_DATA)")
     bench.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    bench.add_argument("--precision", default="fp32", choices=("fp32", "bf16"), help="network arithmetic")
     bench.add_argument("--seed", type=int, default=0, help="seed of the DN noise")
     bench.add_argument("--json", help="write the results as JSON to this file")
     bench.add_argument("--report", help="write a Markdown report and a per-image CSV to this folder")
@@ -133,6 +134,7 @@ def _benchmark(args: argparse.Namespace) -> int:
         ensemble=args.ensemble,
         data_root=args.data_root,
         device=args.device,
+        precision=args.precision,
         seed=args.seed,
     )
     first = results[0]

@@ -156,6 +156,7 @@ def evaluate(
     ensemble: bool = False,
     data_root: str | Path | None = None,
     device: str = "auto",
+    precision: str = "fp32",
     seed: int = 0,
     progress: bool = True,
 ) -> list[Result]:
@@ -173,7 +174,12 @@ def evaluate(
             raise BadArgument(f"{model} supports scales {', '.join(map(str, spec.scales))}, not {scale}")
     protocol = protocol or spec.protocol
     folders = {name: list_images(dataset_folder(name, data_root)) for name in datasets}
-    upscalers = {s: load_model(model, s, weights=weights, device=device, ensemble=ensemble) for s in scales}
+    if precision not in ("fp32", "bf16"):
+        raise BadArgument(f"unknown precision {precision!r}; choose fp32 or bf16")
+    upscalers = {
+        s: load_model(model, s, weights=weights, device=device, ensemble=ensemble, precision=precision)  # type: ignore[arg-type]
+        for s in scales
+    }
     results = []
     for name, files in folders.items():
         for scale in scales:

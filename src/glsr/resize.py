@@ -150,8 +150,11 @@ def _resize_torch(image: torch.Tensor, dim: int, key: tuple) -> torch.Tensor:
     n_in, n_out = key[0], key[1]
     if n_out * n_in <= _DENSE_LIMIT:
         matrix = _matrix_tensor(*key, image.device).to(image.dtype)
-        # dim is -2 (height) or -1 (width) of a (..., H, W) tensor.
-        return matrix @ image if dim == image.ndim - 2 else image @ matrix.T
+        # Interpolation keeps its input's precision even inside a bf16 autocast region (a model's
+        # bicubic skip would otherwise lose 0.04 dB on Set5).
+        with torch.autocast(image.device.type, enabled=False):
+            # dim is -2 (height) or -1 (width) of a (..., H, W) tensor.
+            return matrix @ image if dim == image.ndim - 2 else image @ matrix.T
     indices, weights = contributions(*key)
     shape = [1] * image.ndim
     shape[dim] = weights.shape[0]
