@@ -202,3 +202,8 @@ def test_weights_of_a_non_default_variant_load_through_their_sidecar(tmp_path: P
     assert up.net.features.conv1.out_channels == 8
     with pytest.raises(BadArgument, match="holds glrl weights"):
         load_model("vdsr", 2, weights=tmp_path / "model.safetensors", device="cpu")
+
+
+def test_load_model_rejects_an_unknown_precision():
+    with pytest.raises(BadArgument, match="unknown precision"):
+        load_model("bicubic", 2, precision="fp16")  # type: ignore[arg-type]

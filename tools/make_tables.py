@@ -34,17 +34,27 @@ WEIGHTS = REPO / "src" / "glsr" / "weights"
 DATASETS = ["Set5", "Set14", "BSD100", "Urban100"]
 
 
+def _manifests() -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(WEIGHTS.glob("*.json"))]
+
+
+def _gpu_minutes(training: dict) -> float:
+    """Wall minutes of a run trained on a GPU; 0 for a CPU run."""
+    where = training["hardware"].lower()
+    on_gpu = any(word in where for word in ("cuda", "nvidia", " h100", " h200"))
+    return training["wall_seconds"] / 60 if on_gpu else 0.0
+
+
 def _training_cost(manifest: dict) -> str:
     training = manifest["training"]
-    minutes = training["wall_seconds"] / 60
-    where = training["hardware"]
-    if "cuda" in where.lower() or "nvidia" in where.lower() or " H100" in where or " H200" in where:
-        return f"{minutes:.0f} GPU-min"
-    return f"0 GPU-min (CPU, {minutes / 60:.1f} h)"
+    gpu = _gpu_minutes(training)
+    if gpu:
+        return f"{gpu:.0f} GPU-min"
+    return f"0 GPU-min (CPU, {training['wall_seconds'] / 3600:.1f} h)"
 
 
 def results_table() -> str:
-    manifests = [json.loads(p.read_text()) for p in sorted(WEIGHTS.glob("*.json"))]
+    manifests = _manifests()
     if not manifests:
         return "_No weights ship yet._"
     lines = [
@@ -100,7 +110,7 @@ BICUBIC = REPO / "benchmarks" / "results" / "bicubic.json"
 
 
 def runs_table() -> str:
-    manifests = [json.loads(p.read_text()) for p in sorted(WEIGHTS.glob("*.json"))]
+    manifests = _manifests()
     if not manifests:
         return "_No trained weights ship yet._"
     lines = [
@@ -111,7 +121,7 @@ def runs_table() -> str:
         t = m["training"]
         set5 = {r["scale"]: r["psnr"] for r in m["results"] if r["dataset"] == "Set5"}
         figures = " / ".join(f"{set5[s]:.2f}" for s in sorted(set5))
-        gpu = t["wall_seconds"] / 60 if "cuda" in t["hardware"].lower() or "nvidia" in t["hardware"].lower() else 0
+        gpu = _gpu_minutes(t)
         curve = CURVES / f"{m['model']}.svg"
         link = f"[svg](curves/{curve.name})" if curve.is_file() else "-"
         hours = t["wall_seconds"] / 3600

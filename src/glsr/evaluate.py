@@ -174,8 +174,6 @@ def evaluate(
             raise BadArgument(f"{model} supports scales {', '.join(map(str, spec.scales))}, not {scale}")
     protocol = protocol or spec.protocol
     folders = {name: list_images(dataset_folder(name, data_root)) for name in datasets}
-    if precision not in ("fp32", "bf16"):
-        raise BadArgument(f"unknown precision {precision!r}; choose fp32 or bf16")
     upscalers = {
         s: load_model(model, s, weights=weights, device=device, ensemble=ensemble, precision=precision)  # type: ignore[arg-type]
         for s in scales

@@ -250,6 +250,8 @@ def load_model(
     target = resolve_device(device)
     if tile is not None and tile < 0:
         raise BadArgument(f"--tile must be positive, got {tile}")
+    if precision not in ("fp32", "bf16"):
+        raise BadArgument(f"unknown precision {precision!r}; choose fp32 or bf16")
     options = {} if weights is None else _weights_options(model, Path(weights))
     net = create_model(model, scale, **options)
     has_parameters = any(True for _ in net.parameters())
