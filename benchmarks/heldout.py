@@ -12,6 +12,7 @@ bicubic, and both are measured on Y (``round(rgb2ycbcr)``, the grey values of gr
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import tempfile
 from pathlib import Path
@@ -21,8 +22,11 @@ from PIL import Image
 
 from glsr.cli import main as glsr_main
 from glsr.data import list_images, load_image, luminance, modcrop
+from glsr.hardware import describe
 from glsr.metrics import psnr
+from glsr.models import get_spec
 from glsr.resize import imresize
+from glsr.weights import sha256, weights_path
 
 FOLDER = Path(__file__).resolve().parents[1] / "tests" / "data" / "heldout"
 
@@ -76,6 +80,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     results = []
+    mean_gain: dict[str, float] = {}
     print(f"{args.model} on {args.folder} (Y PSNR, shave = scale)")
     for scale in (int(s) for s in args.scales.split(",")):
         rows = measure(args.model, scale, args.folder, args.crop, args.weights)
@@ -86,9 +91,22 @@ def main() -> None:
         ours = float(np.mean([r["psnr"] for r in rows]))
         base = float(np.mean([r["bicubic_psnr"] for r in rows]))
         gain = ours - base
+        mean_gain[f"x{scale}"] = round(gain, 4)
         print(f"x{scale} mean over {len(rows)} photos: {ours:.2f} dB, bicubic {base:.2f} dB, gain {gain:+.2f} dB")
     if args.json:
-        args.json.write_text(json.dumps({"model": args.model, "results": results}, indent=1) + "\n")
+        spec = get_spec(args.model)
+        used = Path(args.weights) if args.weights else weights_path(spec, int(args.scales.split(",")[0]))
+        meta = {
+            "model": args.model,
+            "weights": str(used.name),
+            "weights_sha256": sha256(used) if used.is_file() else None,
+            "photos": "tests/data/heldout" if args.folder == FOLDER else str(args.folder),
+            "crop": args.crop,
+            "measured_on": describe("cpu"),
+            "date": datetime.date.today().isoformat(),
+            "mean_gain_db": mean_gain,
+        }
+        args.json.write_text(json.dumps({**meta, "results": results}, indent=1) + "\n")
 
 
 if __name__ == "__main__":

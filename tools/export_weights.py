@@ -27,6 +27,36 @@ from glsr.models import get_spec
 from glsr.weights import WEIGHTS_DIR, load_weights_file, sha256, weights_path
 
 
+def earlier_stages(info: dict) -> list[dict]:
+    """The runs this one started from (``init``), oldest first, read from their ``model.json``.
+
+    A run started from another run's ``model.safetensors`` inherits its training; the manifest lists
+    each earlier stage so that the cost and schedule of the shipped weights are complete. A start
+    from a file outside a run folder (no ``model.json`` beside it) ends the chain.
+    """
+    stages: list[dict] = []
+    record = info.get("initialised_from")
+    while record:
+        run_info = Path(record["file"]).with_name("model.json")
+        if not run_info.is_file():
+            break
+        earlier = json.loads(run_info.read_text())
+        stages.insert(
+            0,
+            {
+                "recipe": earlier["recipe"]["name"],
+                "run": str(run_info.parent),
+                "iterations": earlier["iterations"],
+                "hardware": earlier["hardware"],
+                "wall_seconds": earlier["wall_seconds"],
+                "git_commit": earlier["git_commit"],
+                "weights_sha256": record["sha256"],
+            },
+        )
+        record = earlier.get("initialised_from")
+    return stages
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", type=Path)
@@ -71,6 +101,8 @@ def main() -> int:
             "hardware": info["hardware"],
             "wall_seconds": info["wall_seconds"],
             "git_commit": info["git_commit"],
+            "initialised_from": info.get("initialised_from"),
+            "earlier_stages": earlier_stages(info),
         },
         "results": [],
     }

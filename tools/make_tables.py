@@ -38,19 +38,38 @@ def _manifests() -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted(WEIGHTS.glob("*.json"))]
 
 
-def _gpu_minutes(training: dict) -> float:
-    """Wall minutes of a run trained on a GPU; 0 for a CPU run."""
-    where = training["hardware"].lower()
+def _stages(manifest: dict) -> list[dict]:
+    """Every training stage behind a weight file, oldest first (earlier ones were started from with ``init``)."""
+    training = manifest["training"]
+    return [*training.get("earlier_stages", []), training]
+
+
+def _gpu_minutes(stage: dict) -> float:
+    """Wall minutes of a stage trained on a GPU; 0 for a CPU stage."""
+    where = stage["hardware"].lower()
     on_gpu = any(word in where for word in ("cuda", "nvidia", " h100", " h200"))
-    return training["wall_seconds"] / 60 if on_gpu else 0.0
+    return stage["wall_seconds"] / 60 if on_gpu else 0.0
 
 
 def _training_cost(manifest: dict) -> str:
-    training = manifest["training"]
-    gpu = _gpu_minutes(training)
+    stages = _stages(manifest)
+    gpu = sum(_gpu_minutes(t) for t in stages)
+    cpu_hours = sum(t["wall_seconds"] for t in stages if not _gpu_minutes(t)) / 3600
     if gpu:
-        return f"{gpu:.0f} GPU-min"
-    return f"0 GPU-min (CPU, {training['wall_seconds'] / 3600:.1f} h)"
+        return f"{gpu:.0f} GPU-min" + (f" + CPU {cpu_hours:.1f} h" if cpu_hours else "")
+    return f"0 GPU-min (CPU, {cpu_hours:.1f} h)"
+
+
+def _schedule(manifest: dict) -> str:
+    """The stages as text: ``glrl_fast (12,000 iterations) then glrl_refine (3,600 iterations)``."""
+    stages = _stages(manifest)
+    parts = [f"{t['recipe']} ({t['iterations']:,} iterations)" for t in stages]
+    return " then ".join(parts)
+
+
+def _stem(manifest: dict) -> str:
+    """The weight file's stem: ``glrl`` for a multi-scale model, ``srcnn_x2`` for one scale's file."""
+    return Path(manifest["file"]).stem
 
 
 def results_table() -> str:
@@ -61,23 +80,29 @@ def results_table() -> str:
         "| model | dataset | scale | PSNR / SSIM (ours) | paper | dPSNR | training |",
         "|---|---|---|---|---|---|---|",
     ]
-    for manifest in manifests:
-        cost = _training_cost(manifest)
-        order = {d: i for i, d in enumerate(DATASETS)}
-        results = sorted(manifest["results"], key=lambda r: (order.get(r["dataset"], 99), r["scale"]))
-        for r in results:
-            paper = "-"
-            delta = "-"
-            if r["paper_psnr"] is not None:
-                paper = f"{r['paper_psnr']:.2f}" + (f" / {r['paper_ssim']:.4f}" if r["paper_ssim"] else "")
-                delta = f"{r['psnr'] - r['paper_psnr']:+.2f}"
-            ours = f"{r['psnr']:.2f} / {r['ssim']:.4f}"
-            row = [manifest["model"], r["dataset"], f"x{r['scale']}", ours, paper, delta, cost]
-            lines.append("| " + " | ".join(row) + " |")
+    # One model's per-scale files (srcnn_x2, srcnn_x3, ...) form one block, ordered dataset, scale.
+    models = list(dict.fromkeys(m["model"] for m in manifests))
+    order = {d: i for i, d in enumerate(DATASETS)}
+    rows = [(m, r) for m in manifests for r in m["results"]]
+    rows.sort(key=lambda mr: (models.index(mr[0]["model"]), order.get(mr[1]["dataset"], 99), mr[1]["scale"]))
+    for manifest, r in rows:
+        paper = "-"
+        delta = "-"
+        if r["paper_psnr"] is not None:
+            paper = f"{r['paper_psnr']:.2f}" + (f" / {r['paper_ssim']:.4f}" if r["paper_ssim"] else "")
+            delta = f"{r['psnr'] - r['paper_psnr']:+.2f}"
+        ours = f"{r['psnr']:.2f} / {r['ssim']:.4f}"
+        row = [manifest["model"], r["dataset"], f"x{r['scale']}", ours, paper, delta, _training_cost(manifest)]
+        lines.append("| " + " | ".join(row) + " |")
     notes = sorted(
         {
-            f"{m['model']}: {m['training']['recipe']}, {m['training']['iterations']:,} iterations "
-            f"on {m['training']['hardware']}; measured on {m['measured']['on']} ({m['measured']['date']})"
+            f"{_stem(m)}: {_schedule(m)} on {m['training']['hardware']}"
+            + (
+                f", started from {m['training']['initialised_from']['file']}"
+                if m["training"].get("initialised_from")
+                else ""
+            )
+            + f"; measured on {m['measured']['on']} ({m['measured']['date']})"
             for m in manifests
         }
     )
@@ -118,14 +143,17 @@ def runs_table() -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for m in manifests:
-        t = m["training"]
         set5 = {r["scale"]: r["psnr"] for r in m["results"] if r["dataset"] == "Set5"}
         figures = " / ".join(f"{set5[s]:.2f}" for s in sorted(set5))
-        gpu = _gpu_minutes(t)
-        curve = CURVES / f"{m['model']}.svg"
+        stages = _stages(m)
+        gpu = sum(_gpu_minutes(stage) for stage in stages)
+        curve = CURVES / f"{_stem(m)}.svg"
         link = f"[svg](curves/{curve.name})" if curve.is_file() else "-"
-        hours = t["wall_seconds"] / 3600
-        row = [m["model"], f"`{t['recipe']}`", f"{t['iterations']:,}", t["hardware"], f"{hours:.1f} h", f"{gpu:.0f}"]
+        hours = sum(stage["wall_seconds"] for stage in stages) / 3600
+        recipes = " + ".join(f"`{stage['recipe']}`" for stage in stages)
+        iterations = " + ".join(f"{stage['iterations']:,}" for stage in stages)
+        hardware = " / ".join(dict.fromkeys(stage["hardware"] for stage in stages))
+        row = [_stem(m), recipes, iterations, hardware, f"{hours:.1f} h", f"{gpu:.0f}"]
         lines.append("| " + " | ".join([*row, figures, link]) + " |")
     return "\n".join(lines)
 

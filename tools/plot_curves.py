@@ -1,9 +1,11 @@
 """Plot validation curves from training logs as an SVG (no plotting library needed).
 
-Usage: python tools/plot_curves.py LOG.csv [LOG.csv ...] -o docs/curves/name.svg [--title TEXT]
+Usage: python tools/plot_curves.py LOG.csv [LOG.csv ...] -o docs/curves/name.svg [--title TEXT] [--chain]
 
 Draws each ``val_psnr_x<s>`` column of each ``log.csv`` written by ``glsr train`` against the iteration,
-one line per scale and run.
+one line per scale and run. ``--chain`` draws the logs as successive stages of one training (a run
+started from the previous one's weights with ``init``): each log's iterations continue from the last
+iteration of the one before, one line per scale, with a dashed line where each stage starts.
 """
 
 from __future__ import annotations
@@ -26,7 +28,13 @@ def read_curves(path: Path) -> dict[str, list[tuple[float, float]]]:
     return curves
 
 
-def svg(series: list[tuple[str, list[tuple[float, float]]]], title: str) -> str:
+def last_iteration(path: Path) -> float:
+    """The last logged iteration of a ``log.csv`` (where the next stage of a chain starts)."""
+    with path.open() as f:
+        return max((float(row["iteration"]) for row in csv.DictReader(f)), default=0.0)
+
+
+def svg(series: list[tuple[str, list[tuple[float, float]]]], title: str, stages: list[tuple[float, str]] = ()) -> str:
     xs = [x for _, pts in series for x, _ in pts]
     ys = [y for _, pts in series for _, y in pts]
     x0, x1 = 0.0, max(xs)
@@ -55,6 +63,10 @@ def svg(series: list[tuple[str, list[tuple[float, float]]]], title: str) -> str:
         parts.append(f'<line x1="{PAD}" y1="{py(y)}" x2="{WIDTH - PAD}" y2="{py(y)}" stroke="#ddd"/>')
         x = x0 + (x1 - x0) * i / 5
         parts.append(f'<text x="{px(x)}" y="{HEIGHT - PAD + 16}" text-anchor="middle">{x:,.0f}</text>')
+    for x, label in stages:
+        dashed = 'stroke="#888" stroke-dasharray="4 3"'
+        parts.append(f'<line x1="{px(x):.1f}" y1="{PAD}" x2="{px(x):.1f}" y2="{HEIGHT - PAD}" {dashed}/>')
+        parts.append(f'<text x="{px(x) + 4:.1f}" y="{PAD + 12}" fill="#555">{label}</text>')
     for k, (label, pts) in enumerate(series):
         colour = COLOURS[k % len(COLOURS)]
         path = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in pts)
@@ -69,16 +81,29 @@ def main() -> None:
     parser.add_argument("logs", nargs="+", type=Path)
     parser.add_argument("-o", "--output", type=Path, required=True)
     parser.add_argument("--title", default="Set5 validation PSNR")
+    parser.add_argument("--chain", action="store_true", help="the logs are successive stages of one training")
     args = parser.parse_args()
-    series = []
-    for log in args.logs:
-        for scale, pts in sorted(read_curves(log).items()):
-            label = scale if len(args.logs) == 1 else f"{log.parent.name} {scale}"
-            series.append((label, pts))
+    series: list[tuple[str, list[tuple[float, float]]]] = []
+    stages: list[tuple[float, str]] = []
+    if args.chain:
+        joined: dict[str, list[tuple[float, float]]] = {}
+        offset = 0.0
+        for log in args.logs:
+            if offset:
+                stages.append((offset, log.parent.name))
+            for scale, pts in read_curves(log).items():
+                joined.setdefault(scale, []).extend((x + offset, y) for x, y in pts)
+            offset += last_iteration(log)
+        series = sorted(joined.items())
+    else:
+        for log in args.logs:
+            for scale, pts in sorted(read_curves(log).items()):
+                label = scale if len(args.logs) == 1 else f"{log.parent.name} {scale}"
+                series.append((label, pts))
     if not series:
         raise SystemExit("no val_psnr_x<s> columns with values in the logs")
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(svg(series, args.title))
+    args.output.write_text(svg(series, args.title, stages))
     print(f"wrote {args.output}")
 
 

@@ -80,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--max-iterations", type=int, help="stop at this iteration (the schedule is kept)")
     train.add_argument("--max-minutes", type=float, help="save and stop after this many minutes")
     train.add_argument("--seed", type=int)
+    train.add_argument("--init", metavar="FILE", help="start from these weights where names and shapes match")
     train.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     train.add_argument("--data-root", help="folder holding T91, BSD200 and Set5 (default: $GLSR_DATA)")
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe value")
@@ -158,6 +159,7 @@ def _train(args: argparse.Namespace) -> int:
         max_iterations=args.max_iterations,
         max_minutes=args.max_minutes,
         seed=args.seed,
+        init=args.init,
         device=args.device,
         data_root=args.data_root,
         overrides=args.set,

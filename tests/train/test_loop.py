@@ -172,3 +172,61 @@ def test_model_json_measures_the_saved_weights_not_an_earlier_validation(tiny_ro
     upscaler = Upscaler(model.eval(), get_spec("glrl"), 2, torch.device("cpu"), tile=0)
     ((_, measured, _),) = measure_images(upscaler, images)
     assert reported == pytest.approx(measured, abs=1e-4)
+
+
+def test_init_copies_matching_tensors_and_keeps_another_scales_upsampler(tmp_path):
+    """x3 started from x2 weights (``init``): the trunk comes from the file, the upsampler does not."""
+    from safetensors.torch import save_file
+
+    from glsr.models import create_model, get_spec
+    from glsr.train.loop import _initialise
+
+    kwargs = get_spec("gladsr_l").test_kwargs
+    x2 = create_model("gladsr_l", 2, **kwargs)
+    save_file({k: v.contiguous() for k, v in x2.state_dict().items()}, tmp_path / "x2.safetensors")
+    x3 = create_model("gladsr_l", 3, **kwargs)
+    own_before = {k: v.clone() for k, v in x3.state_dict().items()}
+    record = _initialise(x3, tmp_path / "x2.safetensors")
+    after, source = x3.state_dict(), x2.state_dict()
+    kept = set(record["tensors_kept"])
+    assert kept and record["tensors_loaded"] == len(after) - len(kept)
+    for name, tensor in after.items():
+        if name in kept:
+            assert torch.equal(tensor, own_before[name])
+            assert name not in source or source[name].shape != tensor.shape
+        else:
+            assert torch.equal(tensor, source[name])
+
+
+def test_init_refuses_a_pickle_and_a_file_that_matches_nothing(tmp_path):
+    from safetensors.torch import save_file
+
+    from glsr.errors import BadArgument
+    from glsr.models import create_model
+    from glsr.train.loop import _initialise
+
+    model = create_model("srcnn", 2, n1=8, n2=4)
+    torch.save({"patch_extraction.weight": torch.zeros(1)}, tmp_path / "a.pt")
+    with pytest.raises(BadArgument, match="not a readable safetensors"):
+        _initialise(model, tmp_path / "a.pt")
+    save_file({"other.weight": torch.zeros(3)}, tmp_path / "b.safetensors")
+    with pytest.raises(BadArgument, match="no tensor"):
+        _initialise(model, tmp_path / "b.safetensors")
+    with pytest.raises(BadArgument, match="does not exist"):
+        _initialise(model, tmp_path / "missing.safetensors")
+
+
+def test_a_run_started_from_weights_records_them_and_resumes(tiny_root, tmp_path):
+    tiny_srcnn = [*TINY, "model_kwargs={n1=8, n2=4}", "iterations=6"]
+    first = train(
+        load_config("srcnn", [*tiny_srcnn, "iterations=2"]),
+        tmp_path / "a",
+        device="cpu",
+        data_root=str(tiny_root),
+        progress=False,
+    )
+    cfg = load_config("srcnn", [*tiny_srcnn, "data.scales=[2]", f"init='{first}'"])
+    train(cfg, tmp_path / "b", device="cpu", data_root=str(tiny_root), progress=False, max_iterations=3)
+    train(cfg, tmp_path / "b", resume=True, device="cpu", data_root=str(tiny_root), progress=False)
+    record = json.loads((tmp_path / "b" / "model.json").read_text())["initialised_from"]
+    assert record["file"] == str(first) and record["tensors_loaded"] == 6 and record["tensors_kept"] == []

@@ -92,6 +92,9 @@ class TrainConfig:
         precision: ``bf16`` trains under autocast (weights stay fp32).
         val_every: validate on Set5 every this many iterations (0: only at the end).
         checkpoint_minutes: write ``last.ckpt`` at least this often.
+        init: a safetensors file (another run's ``model.safetensors`` or shipped weights) that
+            initialises every tensor whose name and shape match; the others keep their random
+            initialisation. Starting x3 and x4 from x2 this way keeps the x2 upsampler out.
     """
 
     name: str
@@ -111,6 +114,7 @@ class TrainConfig:
     val_every: int = 1000
     log_every: int = 50
     checkpoint_minutes: float = 5.0
+    init: str = ""
     filled_by_us: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:

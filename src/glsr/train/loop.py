@@ -28,6 +28,8 @@ import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
+from safetensors import SafetensorError
+from safetensors.torch import load_file
 from torch import nn
 from tqdm import tqdm
 
@@ -39,7 +41,7 @@ from glsr.inference import Upscaler, resolve_device
 from glsr.models import create_model, get_spec
 from glsr.train.config import TrainConfig
 from glsr.train.data import PatchSampler, load_training_images
-from glsr.weights import save_weights
+from glsr.weights import save_weights, sha256
 
 LOG_FIELDS = ["iteration", "epoch", "loss", "lr", "grad_norm", "val_psnr", "seconds"]
 
@@ -235,6 +237,31 @@ def validate(
     return scores
 
 
+def _initialise(model: nn.Module, path: Path) -> dict[str, Any]:
+    """Copy the tensors of ``path`` whose names and shapes match ``model``'s (``init``); say which.
+
+    Pickle-free (safetensors). Tensors the file lacks or shapes differently, such as another scale's
+    upsampler, keep the model's own initialisation.
+    """
+    if not path.is_file():
+        raise BadArgument(f"init: {path} does not exist (paths are relative to where glsr train runs)")
+    try:
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as error:
+        raise BadArgument(f"init: {path} is not a readable safetensors file ({error})") from None
+    own = model.state_dict()
+    matched = {k: v for k, v in tensors.items() if k in own and own[k].shape == v.shape}
+    if not matched:
+        raise BadArgument(f"init: no tensor of {path} matches {type(model).__name__}")
+    model.load_state_dict(matched, strict=False)
+    return {
+        "file": str(path),
+        "sha256": sha256(path),
+        "tensors_loaded": len(matched),
+        "tensors_kept": sorted(k for k in own if k not in matched),
+    }
+
+
 def train(
     cfg: TrainConfig,
     out: Path,
@@ -279,6 +306,8 @@ def _train(
     main_rank: bool,
 ) -> Path:
     started = time.monotonic()
+    if cfg.init and not resume and not Path(cfg.init).is_file():  # before any folder or image decoding
+        raise BadArgument(f"init: {cfg.init} does not exist (paths are relative to where glsr train runs)")
     out.mkdir(parents=True, exist_ok=True)
     ckpt_path = out / "last.ckpt"
     checkpoint = None
@@ -327,6 +356,11 @@ def _train(
     step_forward = torch.compile(forward) if cfg.compile else forward
     optimizer = make_optimizer(cfg, model)
 
+    # A resumed run has its weights from the checkpoint and only needs the record of its start.
+    if checkpoint is not None:
+        initialised = checkpoint.get("initialised")
+    else:
+        initialised = _initialise(model, Path(cfg.init)) if cfg.init else None
     start = 0
     wall_before = 0.0
     if checkpoint is not None:
@@ -365,6 +399,7 @@ def _train(
                     "seconds": wall_before + time.monotonic() - started,
                     "rng": _rng_state(),
                     "sampler": states,
+                    "initialised": initialised,
                 },
             )
 
@@ -461,6 +496,7 @@ def _train(
             "git_commit": git_commit(),
             "hardware": hardware(device, world),
             "wall_seconds": round(wall_before + time.monotonic() - started, 1),
+            "initialised_from": initialised,
             "set5_psnr": {k.removeprefix("val_psnr_"): round(v, 4) for k, v in last_val.items() if k != "val_psnr"},
         }
         tmp = out / "model.json.tmp"
@@ -478,6 +514,7 @@ def train_from_cli(
     max_iterations: int | None = None,
     max_minutes: float | None = None,
     seed: int | None = None,
+    init: str | None = None,
     device: str = "auto",
     data_root: str | None = None,
     overrides: list[str] | None = None,
@@ -490,6 +527,8 @@ def train_from_cli(
         extra.append(f"data.scales=[{scale}]")
     if seed is not None:
         extra.append(f"seed={seed}")
+    if init is not None:
+        extra.append(f"init={json.dumps(init)}")
     cfg = load_config(recipe, extra)
     if max_iterations is not None and max_iterations < 1:
         raise BadArgument("--max-iterations must be positive")

@@ -1,0 +1,69 @@
+"""tools/: the training-stage chain that export_weights records and make_tables reports."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _tool(name: str):
+    spec = importlib.util.spec_from_file_location(name, REPO / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _run(folder: Path, recipe: str, hardware: str, seconds: float, init: dict | None) -> dict:
+    folder.mkdir()
+    info = {
+        "recipe": {"name": recipe},
+        "iterations": 100,
+        "hardware": hardware,
+        "wall_seconds": seconds,
+        "git_commit": "abc",
+        "initialised_from": init,
+    }
+    (folder / "model.json").write_text(json.dumps(info))
+    return info
+
+
+def test_export_lists_every_earlier_stage_oldest_first(tmp_path):
+    export = _tool("export_weights")
+    _run(tmp_path / "a", "first", "1 x AMD EPYC", 600.0, None)
+    b = _run(
+        tmp_path / "b",
+        "second",
+        "1 x NVIDIA H200",
+        120.0,
+        {"file": str(tmp_path / "a" / "model.safetensors"), "sha256": "1"},
+    )
+    c = {"initialised_from": {"file": str(tmp_path / "b" / "model.safetensors"), "sha256": "2"}}
+    stages = export.earlier_stages(c)
+    assert [s["recipe"] for s in stages] == ["first", "second"]
+    assert [s["weights_sha256"] for s in stages] == ["1", "2"]
+    assert stages[1]["wall_seconds"] == b["wall_seconds"]
+    # A start from a file outside a run folder ends the chain; no start, no stages.
+    assert export.earlier_stages({"initialised_from": {"file": str(tmp_path / "x.safetensors"), "sha256": "3"}}) == []
+    assert export.earlier_stages({}) == []
+
+
+def test_tables_count_every_stage_of_the_cost_and_schedule():
+    tables = _tool("make_tables")
+    manifest = {
+        "training": {
+            "recipe": "refine",
+            "iterations": 3_600,
+            "hardware": "1 x AMD EPYC, 2 threads",
+            "wall_seconds": 1_800.0,
+            "earlier_stages": [
+                {"recipe": "fast", "iterations": 12_000, "hardware": "1 x NVIDIA H200 (cuda)", "wall_seconds": 600.0}
+            ],
+        }
+    }
+    assert tables._training_cost(manifest) == "10 GPU-min + CPU 0.5 h"
+    assert tables._schedule(manifest) == "fast (12,000 iterations) then refine (3,600 iterations)"
+    del manifest["training"]["earlier_stages"]
+    assert tables._training_cost(manifest) == "0 GPU-min (CPU, 0.5 h)"
