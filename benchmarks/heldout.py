@@ -95,11 +95,13 @@ def main() -> None:
         print(f"x{scale} mean over {len(rows)} photos: {ours:.2f} dB, bicubic {base:.2f} dB, gain {gain:+.2f} dB")
     if args.json:
         spec = get_spec(args.model)
-        used = Path(args.weights) if args.weights else weights_path(spec, int(args.scales.split(",")[0]))
+        weights = {}  # per scale: one multi-scale file, or one file per scale
+        for scale in (int(s) for s in args.scales.split(",")):
+            used = Path(args.weights) if args.weights else weights_path(spec, scale)
+            weights[f"x{scale}"] = {"file": used.name, "sha256": sha256(used) if used.is_file() else None}
         meta = {
             "model": args.model,
-            "weights": str(used.name),
-            "weights_sha256": sha256(used) if used.is_file() else None,
+            "weights": weights,
             "photos": "tests/data/heldout" if args.folder == FOLDER else str(args.folder),
             "crop": args.crop,
             "measured_on": describe("cpu"),

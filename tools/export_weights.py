@@ -37,7 +37,10 @@ def earlier_stages(info: dict) -> list[dict]:
     stages: list[dict] = []
     record = info.get("initialised_from")
     while record:
+        # The path is as glsr train saw it, usually relative to the repository root.
         run_info = Path(record["file"]).with_name("model.json")
+        if not run_info.is_file() and not run_info.is_absolute():
+            run_info = Path(__file__).resolve().parents[1] / run_info
         if not run_info.is_file():
             break
         earlier = json.loads(run_info.read_text())
