@@ -82,7 +82,8 @@ def main() -> None:
     results = []
     mean_gain: dict[str, float] = {}
     print(f"{args.model} on {args.folder} (Y PSNR, shave = scale)")
-    for scale in (int(s) for s in args.scales.split(",")):
+    scales = [int(s) for s in args.scales.split(",")]
+    for scale in scales:
         rows = measure(args.model, scale, args.folder, args.crop, args.weights)
         results += rows
         for r in rows:
@@ -96,7 +97,7 @@ def main() -> None:
     if args.json:
         spec = get_spec(args.model)
         weights = {}  # per scale: one multi-scale file, or one file per scale
-        for scale in (int(s) for s in args.scales.split(",")):
+        for scale in scales:
             used = Path(args.weights) if args.weights else weights_path(spec, scale)
             weights[f"x{scale}"] = {"file": used.name, "sha256": sha256(used) if used.is_file() else None}
         meta = {

@@ -237,14 +237,18 @@ def validate(
     return scores
 
 
+def _require_init_file(path: Path) -> None:
+    if not path.is_file():
+        raise BadArgument(f"init: {path} does not exist (paths are relative to where glsr train runs)")
+
+
 def _initialise(model: nn.Module, path: Path) -> dict[str, Any]:
     """Copy the tensors of ``path`` whose names and shapes match ``model``'s (``init``); say which.
 
     Pickle-free (safetensors). Tensors the file lacks or shapes differently, such as another scale's
     upsampler, keep the model's own initialisation.
     """
-    if not path.is_file():
-        raise BadArgument(f"init: {path} does not exist (paths are relative to where glsr train runs)")
+    _require_init_file(path)
     try:
         tensors = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as error:
@@ -306,8 +310,8 @@ def _train(
     main_rank: bool,
 ) -> Path:
     started = time.monotonic()
-    if cfg.init and not resume and not Path(cfg.init).is_file():  # before any folder or image decoding
-        raise BadArgument(f"init: {cfg.init} does not exist (paths are relative to where glsr train runs)")
+    if cfg.init and not resume:  # before any folder is made or image decoded
+        _require_init_file(Path(cfg.init))
     out.mkdir(parents=True, exist_ok=True)
     ckpt_path = out / "last.ckpt"
     checkpoint = None
