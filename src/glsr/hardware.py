@@ -25,5 +25,6 @@ def describe(device: torch.device | str = "cpu") -> str:
     if device.type == "cuda":
         name = torch.cuda.get_device_name(device)
     else:
-        name = f"{cpu_name()}, {torch.get_num_threads()} threads"
+        threads = torch.get_num_threads()
+        name = f"{cpu_name()}, {threads} thread{'s' if threads > 1 else ''}"
     return f"{name} (torch {torch.__version__})"

@@ -47,3 +47,14 @@ def test_output_keeps_the_input_size_and_has_no_global_residual():
 def test_margin_is_the_receptive_radius():
     spec = MODELS["srcnn"]
     assert _receptive_radius(SRCNN(**spec.test_kwargs), 31) == spec.margin == 8
+
+
+def test_identity_init_starts_from_the_input_and_trains_every_layer():
+    model = SRCNN(identity_init=True)
+    x = torch.rand(2, 1, 24, 24)
+    assert torch.equal(model(x), x)
+    assert count_parameters(model, "conv_weights") == 57_184
+    # the channels beside the identity path get gradients on the first step, so they can learn
+    (model(x) - x.flip(-1)).pow(2).mean().backward()
+    assert model.reconstruction.weight.grad[0, 1:].abs().sum() > 0
+    assert model.patch_extraction.weight.grad[1:].abs().sum() == 0  # none yet: reconstruction is zero there

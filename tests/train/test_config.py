@@ -64,6 +64,8 @@ def test_overrides_are_typed():
         ("precision=fp8", "precision must be one of"),
         ("data.scales=[5]", "does not support scale 5"),
         ("noequals", "KEY=VALUE"),
+        ("loss_crop=21", "loss_crop must leave pixels"),
+        ("loss_crop=-1", "loss_crop must leave pixels"),
     ],
 )
 def test_bad_overrides_fail_before_training(override, needle):

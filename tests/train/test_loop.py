@@ -13,7 +13,7 @@ import torch
 from safetensors.torch import load_file
 
 from glsr.train.config import load_config
-from glsr.train.loop import clip_threshold, learning_rate, load_checkpoint, pixel_loss, train
+from glsr.train.loop import clip_threshold, learning_rate, load_checkpoint, pixel_loss, train, training_loss
 from tests.train.conftest import TINY
 
 
@@ -52,6 +52,34 @@ def test_euclidean_loss_is_caffe_sum_over_2n():
     a, b = torch.zeros(4, 1, 3, 3), torch.ones(4, 1, 3, 3)
     assert pixel_loss("euclidean", a, b).item() == pytest.approx(9 / 2)
     assert pixel_loss("mse", a, b).item() == 1.0 and pixel_loss("l1", a, 2 * b).item() == 2.0
+
+
+class _Fixed(torch.nn.Module):
+    """Returns a set output and intermediate predictions, whatever the input."""
+
+    def __init__(self, final: torch.Tensor, intermediate: list[torch.Tensor]) -> None:
+        super().__init__()
+        self.final, self.intermediate = final, intermediate
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        return self.final, self.intermediate
+
+
+def test_loss_crop_scores_only_the_patch_centre():
+    y = torch.rand(2, 1, 12, 12)
+    wrong_border = y.clone()
+    wrong_border[..., :3, :] += 0.5
+    wrong_border[..., :, -3:] -= 0.5
+    x = torch.zeros_like(y)
+    cropped = load_config("srcnn", ["loss_crop=3", "data.patch_size=12"])
+    assert training_loss(cropped, _Fixed(wrong_border, []), x, y).item() == 0.0
+    assert training_loss(load_config("srcnn"), _Fixed(wrong_border, []), x, y).item() > 0.05
+    # an error in the centre counts, in the intermediate predictions too (mean of the two: 1/36 / 2)
+    wrong_centre = y.clone()
+    wrong_centre[..., 5, 5] += 1.0
+    drcn = load_config("drcn", ["loss_crop=3", "data.patch_size=12", "loss=mse"])
+    got = training_loss(drcn, _Fixed(y, [wrong_centre, y]), x, y).item()
+    assert got == pytest.approx(drcn.aux_weight / 72, rel=1e-5)
 
 
 def test_a_short_run_writes_its_outputs_and_learns(tiny_root, tmp_path):

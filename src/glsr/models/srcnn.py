@@ -32,13 +32,27 @@ class SRCNN(nn.Module):
     Args:
         f1, f2, f3: kernel sizes of the three layers (9-5-5; the ECCV version is 9-1-5).
         n1, n2: filters of the first two layers (64, 32).
+        identity_init: start as the identity map (ours, a training choice): filter 0 of each layer
+            is a centred delta on channel 0, which the ReLUs pass because the input is in [0, 1],
+            and the other reconstruction weights are zero. Training then starts from the bicubic
+            image, as a global residual would, while the network stays eq. 1-3.
     """
 
-    def __init__(self, f1: int = 9, f2: int = 5, f3: int = 5, n1: int = 64, n2: int = 32) -> None:
+    def __init__(
+        self, f1: int = 9, f2: int = 5, f3: int = 5, n1: int = 64, n2: int = 32, identity_init: bool = False
+    ) -> None:
         super().__init__()
         self.patch_extraction = he_conv(1, n1, f1)
         self.nonlinear_mapping = he_conv(n1, n2, f2)
         self.reconstruction = he_conv(n2, 1, f3)
+        if identity_init:
+            with torch.no_grad():
+                self.nonlinear_mapping.weight[0].zero_()
+                self.reconstruction.weight.zero_()
+                for conv in (self.patch_extraction, self.nonlinear_mapping, self.reconstruction):
+                    k = conv.kernel_size[0] // 2
+                    conv.weight[0, 0].zero_()
+                    conv.weight[0, 0, k, k] = 1.0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = torch.relu(self.patch_extraction(x))

@@ -89,6 +89,9 @@ class TrainConfig:
         aux_weight: weight of the intermediate predictions in the loss,
             ``(1 - a) * loss(final) + a * mean(loss(intermediate))``: DRCN's recursive supervision
             alpha, GLADSR's gamma on the coarse output (eq. 5). 0 trains the final output only.
+        loss_crop: output pixels dropped from each side of a patch before the loss. SRCNN's paper
+            (Sec. 4.1) scores only the centre that its valid convolutions see; with zero padding,
+            cropping the receptive-field margin keeps padded context out of the loss.
         precision: ``bf16`` trains under autocast (weights stay fp32).
         val_every: validate on Set5 every this many iterations (0: only at the end).
         checkpoint_minutes: write ``last.ckpt`` at least this often.
@@ -105,6 +108,7 @@ class TrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     loss: Literal["euclidean", "mse", "l1"] = "mse"
     aux_weight: float = 0.0
+    loss_crop: int = 0
     batch_size: int = 64
     iterations: int = 100_000
     seed: int = 0
@@ -130,6 +134,9 @@ class TrainConfig:
             raise BadArgument(f"recipe {self.name}: lr must be positive")
         if not 0 <= self.aux_weight < 1:
             raise BadArgument(f"recipe {self.name}: aux_weight must be in [0, 1)")
+        if self.loss_crop < 0 or 2 * self.loss_crop >= self.data.patch_size:
+            size = self.data.patch_size
+            raise BadArgument(f"recipe {self.name}: loss_crop must leave pixels in a {size}-pixel patch")
 
     @property
     def epoch_iterations(self) -> float:

@@ -77,18 +77,26 @@ def pixel_loss(kind: str, prediction: torch.Tensor, target: torch.Tensor) -> tor
     return F.l1_loss(prediction, target)
 
 
+def _centre(t: torch.Tensor, crop: int) -> torch.Tensor:
+    """``t`` without ``crop`` pixels on each side (all of it when ``crop`` is 0)."""
+    return t[..., crop : t.shape[-2] - crop, crop : t.shape[-1] - crop] if crop else t
+
+
 def training_loss(cfg: TrainConfig, forward: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """The recipe's loss on one batch: ``(1 - a) * loss(final) + a * mean(loss(intermediate))``.
 
-    The forward pass runs under bf16 autocast when the recipe asks for it; the loss is always fp32.
+    The forward pass runs under bf16 autocast when the recipe asks for it; the loss is always fp32,
+    on the patch centre when the recipe sets ``loss_crop``.
     """
     if cfg.channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
     with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16"):
         final, intermediate = forward(x)
-    loss = pixel_loss(cfg.loss, final.float(), y)
+    crop = cfg.loss_crop
+    y = _centre(y, crop)
+    loss = pixel_loss(cfg.loss, _centre(final.float(), crop), y)
     if intermediate:
-        aux = torch.stack([pixel_loss(cfg.loss, p.float(), y) for p in intermediate]).mean()
+        aux = torch.stack([pixel_loss(cfg.loss, _centre(p.float(), crop), y) for p in intermediate]).mean()
         loss = (1 - cfg.aux_weight) * loss + cfg.aux_weight * aux
     return loss
 
