@@ -51,10 +51,14 @@ def _gpu_minutes(stage: dict) -> float:
     return stage["wall_seconds"] / 60 if on_gpu else 0.0
 
 
+def _total_gpu_minutes(manifest: dict) -> float:
+    """GPU minutes over every stage behind a weight file."""
+    return sum(_gpu_minutes(stage) for stage in _stages(manifest))
+
+
 def _training_cost(manifest: dict) -> str:
-    stages = _stages(manifest)
-    gpu = sum(_gpu_minutes(t) for t in stages)
-    cpu_hours = sum(t["wall_seconds"] for t in stages if not _gpu_minutes(t)) / 3600
+    gpu = _total_gpu_minutes(manifest)
+    cpu_hours = sum(t["wall_seconds"] for t in _stages(manifest) if not _gpu_minutes(t)) / 3600
     if gpu:
         return f"{gpu:.0f} GPU-min" + (f" + CPU {cpu_hours:.1f} h" if cpu_hours else "")
     return f"0 GPU-min (CPU, {cpu_hours:.1f} h)"
@@ -146,7 +150,7 @@ def runs_table() -> str:
         set5 = {r["scale"]: r["psnr"] for r in m["results"] if r["dataset"] == "Set5"}
         figures = " / ".join(f"{set5[s]:.2f}" for s in sorted(set5))
         stages = _stages(m)
-        gpu = sum(_gpu_minutes(stage) for stage in stages)
+        gpu = _total_gpu_minutes(m)
         curve = CURVES / f"{_stem(m)}.svg"
         link = f"[svg](curves/{curve.name})" if curve.is_file() else "-"
         hours = sum(stage["wall_seconds"] for stage in stages) / 3600

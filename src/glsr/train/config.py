@@ -91,7 +91,8 @@ class TrainConfig:
             alpha, GLADSR's gamma on the coarse output (eq. 5). 0 trains the final output only.
         loss_crop: output pixels dropped from each side of a patch before the loss. SRCNN's paper
             (Sec. 4.1) scores only the centre that its valid convolutions see; with zero padding,
-            cropping the receptive-field margin keeps padded context out of the loss.
+            cropping the receptive-field margin keeps padded context out of the loss. It cost
+            SRCNN x2 0.4 dB here (docs/training.md), so no recipe sets it.
         precision: ``bf16`` trains under autocast (weights stay fp32).
         val_every: validate on Set5 every this many iterations (0: only at the end).
         checkpoint_minutes: write ``last.ckpt`` at least this often.
