@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
     if args.json:
-        from glsr.hardware import cpu_name
+        from glsr.hardware import bf16_units, cpu_name
 
         meta = {
             "size": args.size,
@@ -236,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
             "platform": platform.platform(),
             "processor": platform.processor(),
             "cpu": cpu_name(),
+            "bf16_units": bf16_units(),
         }
         Path(args.json).write_text(json.dumps({"meta": meta, "results": results}, indent=1) + "\n")
     return 1 if any("error" in r for r in results) else 0

@@ -1,4 +1,4 @@
-"""tools/: the training-stage chain that export_weights records and make_tables reports."""
+"""tools/: the training-stage chain that export_weights records, and the tables make_tables renders."""
 
 from __future__ import annotations
 
@@ -67,3 +67,16 @@ def test_tables_count_every_stage_of_the_cost_and_schedule():
     assert tables._schedule(manifest) == "fast (12,000 iterations) then refine (3,600 iterations)"
     del manifest["training"]["earlier_stages"]
     assert tables._training_cost(manifest) == "0 GPU-min (CPU, 0.5 h)"
+
+
+def test_speed_table_names_the_cpu_and_its_bf16_units(tmp_path):
+    tables = _tool("make_tables")
+    row = {"model": "srcnn", "scale": 3, "median_s": 1.25, "out_mp_per_s": 1.89, "peak_rss_mb": 400.0}
+    meta = {"cpu": "Intel(R) Xeon(R) Processor", "bf16_units": "AVX-512 BF16, no AMX", "threads": 2, "size": 512}
+    path = tmp_path / "upscale.json"
+    path.write_text(json.dumps({"meta": meta, "results": [row, {"model": "glrl", "scale": 2, "error": "x"}]}))
+    text = tables.speed_table(path)
+    assert "| srcnn | x3 | 1250 | 1.89 | 400 |" in text and "glrl" not in text  # a failed row is left out
+    assert text.endswith(
+        "Measured on Intel(R) Xeon(R) Processor (AVX-512 BF16, no AMX), 2 threads, fp32, 512x512 RGB input."
+    )

@@ -129,6 +129,8 @@ def speed_table(path: Path) -> str:
         lines.append(f"| {r['model']} | x{r['scale']} | {figures} |")
     meta = data.get("meta", {}) if isinstance(data, dict) else {}
     cpu = meta.get("cpu") or meta.get("processor") or "this machine"
+    if meta.get("bf16_units"):
+        cpu += f" ({meta['bf16_units']})"
     size = meta.get("size", 512)
     threads, precision = meta.get("threads") or "all", meta.get("precision", "fp32")
     machine = f"{cpu}, {threads} threads, {precision}, {size}x{size} RGB input"

@@ -1,4 +1,4 @@
-"""FSRCNN(56, 12, 4): output size, parameter counts (../shared/docs/architectures.md §0) and margin."""
+"""FSRCNN(56, 12, 4): output size, parameter counts (../shared/docs/architectures.md §0), margin, bilinear start."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from glsr.models import MODELS, count_parameters, create_model
-from glsr.models.fsrcnn import FSRCNN
+from glsr.models.fsrcnn import FSRCNN, bilinear_deconvolution_kernel
 
 
 @pytest.mark.parametrize("scale", [2, 3, 4])
@@ -57,3 +57,28 @@ def test_margin_is_the_receptive_radius_in_lr_pixels(scale):
     # 2 (5x5) + 4 (3x3 mapping) + the deconvolution's reach, floor((phase + 4) / scale) at most: 2, 2, 1
     assert radius == {2: 8, 3: 8, 4: 7}[scale]
     assert radius <= spec.margin == 8
+
+
+@pytest.mark.parametrize("scale", [2, 3])
+def test_identity_init_starts_as_linear_interpolation_on_matlabs_grid(scale):
+    model = FSRCNN(scale, identity_init=True).eval()
+    ramp = torch.linspace(0.1, 0.9, 20)
+    x = ramp[None, :].expand(20, 20)[None, None].contiguous()
+    with torch.no_grad():
+        y = model(x)[0, 0]
+    # HR pixel o sits at LR position (o + 0.5) / scale - 0.5, where a ramp is linear
+    position = (torch.arange(20 * scale) + 0.5) / scale - 0.5
+    expected = 0.1 + 0.8 / 19 * position
+    inner = slice(2 * scale, -2 * scale)  # away from the zero padding
+    assert torch.allclose(y[inner, inner], expected[inner].expand_as(y[inner, inner]), atol=1e-6)
+
+
+def test_identity_init_at_x4_keeps_flat_areas_and_trains_every_deconvolution_channel():
+    model = FSRCNN(4, identity_init=True)
+    x = torch.full((1, 1, 12, 12), 0.5)
+    with torch.no_grad():
+        y = model(x)[0, 0]
+    assert torch.allclose(y[8:-8, 8:-8], torch.full((32, 32), 0.5), atol=1e-6)  # each phase sums to 1
+    assert bilinear_deconvolution_kernel(4).sum() == pytest.approx(4.0)
+    (model(torch.rand(1, 1, 12, 12)) - 0.3).pow(2).mean().backward()
+    assert model.deconvolution.weight.grad[1:].abs().sum() > 0  # the zeroed channels learn from step one

@@ -30,6 +30,23 @@ def _conv(in_channels: int, out_channels: int, kernel_size: int) -> nn.Conv2d:
     return conv
 
 
+def bilinear_deconvolution_kernel(scale: int, size: int = 9) -> torch.Tensor:
+    """The 1-D taps with which a stride-``scale`` deconvolution (padding ``size // 2``) interpolates linearly.
+
+    LR pixel ``i`` puts tap ``t`` on HR pixel ``scale * i + t - size // 2``. On MATLAB's grid an HR pixel
+    ``o`` sits at LR position ``(o + 0.5) / scale - 0.5``, so the linear weight of the tap at offset
+    ``t' = t - size // 2`` is ``max(0, 1 - |t' - (scale - 1) / 2| / scale)``. Each HR phase (offset mod
+    ``scale``) is normalised to sum to 1, which matters only where the kernel is too small for the
+    scale (x4 and up with 9 taps): there the phase that loses a tap falls back towards nearest.
+    """
+    offsets = torch.arange(size, dtype=torch.float64) - size // 2
+    taps = (1 - (offsets - (scale - 1) / 2).abs() / scale).clamp(min=0)
+    for phase in range(scale):
+        members = (offsets.long() % scale) == phase
+        taps[members] /= taps[members].sum()
+    return taps.float()
+
+
 class ConvPReLU(nn.Sequential):
     """``Conv(f, n, c)`` in the paper's notation followed by a per-channel PReLU (Sec. 3.2)."""
 
@@ -45,9 +62,14 @@ class FSRCNN(nn.Module):
         d: the LR feature dimension (56).
         s: the shrunk dimension the mapping works in (12).
         m: the number of ``3 x 3`` mapping layers (4).
+        identity_init: start as bilinear upscaling (ours, a training choice, as SRCNN's
+            ``identity_init``): channel 0 of every layer carries the input pixel (a centred delta; the
+            PReLUs pass it because the input is in [0, 1]), and the deconvolution spreads it with a
+            bilinear kernel on MATLAB's sampling grid while its other input channels start at zero.
+            Training then learns a correction of an interpolated image; the network stays Sec. 3.2's.
     """
 
-    def __init__(self, scale: int, d: int = 56, s: int = 12, m: int = 4) -> None:
+    def __init__(self, scale: int, d: int = 56, s: int = 12, m: int = 4, identity_init: bool = False) -> None:
         super().__init__()
         self.scale = scale
         self.feature_extraction = ConvPReLU(1, d, 5)
@@ -58,6 +80,20 @@ class FSRCNN(nn.Module):
         # The paper draws the deconvolution filters from a Gaussian with std 0.001.
         nn.init.normal_(self.deconvolution.weight, std=1e-3)
         nn.init.zeros_(self.deconvolution.bias)
+        if identity_init:
+            self._start_as_bilinear()
+
+    def _start_as_bilinear(self) -> None:
+        with torch.no_grad():
+            convs = [self.feature_extraction[0], self.shrinking[0], *(layer[0] for layer in self.mapping)]
+            for conv in [*convs, self.expanding[0]]:
+                k = conv.kernel_size[0] // 2
+                conv.weight[0].zero_()
+                conv.weight[0, 0, k, k] = 1.0
+                conv.bias[0] = 0.0
+            self.deconvolution.weight.zero_()
+            kernel = bilinear_deconvolution_kernel(self.scale, self.deconvolution.kernel_size[0])
+            self.deconvolution.weight[0, 0] = torch.outer(kernel, kernel)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.expanding(self.mapping(self.shrinking(self.feature_extraction(x))))
