@@ -80,3 +80,18 @@ def test_speed_table_names_the_cpu_and_its_bf16_units(tmp_path):
     assert text.endswith(
         "Measured on Intel(R) Xeon(R) Processor (AVX-512 BF16, no AMX), 2 threads, fp32, 512x512 RGB input."
     )
+
+
+def test_curves_name_a_kept_copy_by_its_file_and_a_run_log_by_its_folder(tmp_path, monkeypatch):
+    plot = _tool("plot_curves")
+    assert plot.run_name(Path("runs/srcnn_refine_x3/log.csv")) == "srcnn_refine_x3"
+    assert plot.run_name(Path("docs/curves/srcnn_refine_x3.csv")) == "srcnn_refine_x3"
+    first, second = tmp_path / "first.csv", tmp_path / "second.csv"
+    first.write_text("iteration,val_psnr_x3\n500,32.0\n1000,32.5\n")
+    second.write_text("iteration,val_psnr_x3\n500,32.4\n1000,32.6\n")
+    out = tmp_path / "chain.svg"
+    monkeypatch.setattr("sys.argv", ["plot_curves", str(first), str(second), "--chain", "-o", str(out)])
+    plot.main()
+    text = out.read_text()
+    assert ">second</text>" in text  # the second stage's start is marked with its name
+    assert text.count("<polyline") == 1  # one line per scale across the stages

@@ -59,7 +59,7 @@ def svg(series: list[tuple[str, list[tuple[float, float]]]], title: str, stages:
     ]
     for i in range(6):
         y = y0 + (y1 - y0) * i / 5
-        parts.append(f'<text x="{PAD - 6}" y="{py(y) + 4}" text-anchor="end">{y:.1f}</text>')
+        parts.append(f'<text x="{PAD - 6}" y="{py(y) + 4}" text-anchor="end">{y:.2f}</text>')
         parts.append(f'<line x1="{PAD}" y1="{py(y)}" x2="{WIDTH - PAD}" y2="{py(y)}" stroke="#ddd"/>')
         x = x0 + (x1 - x0) * i / 5
         parts.append(f'<text x="{px(x)}" y="{HEIGHT - PAD + 16}" text-anchor="middle">{x:,.0f}</text>')
@@ -71,9 +71,17 @@ def svg(series: list[tuple[str, list[tuple[float, float]]]], title: str, stages:
         colour = COLOURS[k % len(COLOURS)]
         path = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in pts)
         parts.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"/>')
-        parts.append(f'<text x="{WIDTH - PAD + 4}" y="{py(pts[-1][1]) + 4}" fill="{colour}">{label}</text>')
+        # Labels end where their line ends, just above it, so that long run names stay inside the image.
+        end_x, end_y = px(pts[-1][0]), py(pts[-1][1])
+        parts.append(f'<text x="{end_x:.1f}" y="{end_y - 6:.1f}" text-anchor="end" fill="{colour}">{label}</text>')
     parts.append("</svg>")
     return "\n".join(parts)
+
+
+def run_name(log: Path) -> str:
+    """What a log is called in the plot: its run folder for a ``log.csv``, else the file's own stem
+    (the copies kept as ``docs/curves/<name>.csv``)."""
+    return log.parent.name if log.name == "log.csv" else log.stem
 
 
 def main() -> None:
@@ -90,7 +98,7 @@ def main() -> None:
         offset = 0.0
         for log in args.logs:
             if offset:
-                stages.append((offset, log.parent.name))
+                stages.append((offset, run_name(log)))
             for scale, pts in read_curves(log).items():
                 joined.setdefault(scale, []).extend((x + offset, y) for x, y in pts)
             offset += last_iteration(log)
@@ -98,7 +106,7 @@ def main() -> None:
     else:
         for log in args.logs:
             for scale, pts in sorted(read_curves(log).items()):
-                label = scale if len(args.logs) == 1 else f"{log.parent.name} {scale}"
+                label = scale if len(args.logs) == 1 else f"{run_name(log)} {scale}"
                 series.append((label, pts))
     if not series:
         raise SystemExit("no val_psnr_x<s> columns with values in the logs")
