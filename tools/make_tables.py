@@ -11,7 +11,7 @@ Usage: python tools/make_tables.py [--check] [--speed benchmarks/results/upscale
 
 * Training runs: docs/training.md's table of the runs behind the shipped weights (from the manifests),
   with the validation curve of each (docs/curves/<model>.svg, drawn by tools/plot_curves.py from the
-  run's log.csv, which is kept as docs/curves/<model>.csv).
+  log.csv of each stage, kept in runs/).
 
 The tables replace what stands between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->`` markers in
 README.md (results, bicubic, speed) and docs/training.md (runs). ``--check`` exits 1 if README.md is

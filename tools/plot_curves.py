@@ -80,7 +80,7 @@ def svg(series: list[tuple[str, list[tuple[float, float]]]], title: str, stages:
 
 def run_name(log: Path) -> str:
     """What a log is called in the plot: its run folder for a ``log.csv``, else the file's own stem
-    (the copies kept as ``docs/curves/<name>.csv``)."""
+    (the logs of runs whose folders are not kept, stored as ``docs/curves/<name>.csv``)."""
     return log.parent.name if log.name == "log.csv" else log.stem
 
 
