@@ -3,7 +3,7 @@
 Usage:
     python benchmarks/train_speed.py [--recipes srcnn,glrl,glrl_fast,drrn_b1u9,gladsr] [--device cpu]
         [--iterations 20] [--warmup 5] [--precision recipe|fp32|bf16] [--compile] [--threads N]
-        [--train-sets T91] [--data-root DIR] [--json FILE]
+        [--train-sets T91] [--data-root DIR] [--set KEY=VALUE ...] [--json FILE]
 
 Each recipe runs its own batch size, patch size, model and optimiser for ``--warmup`` + ``--iterations``
 steps with the trainer's own pieces (PatchSampler, TrainingForward, make_optimizer, pixel_loss). Time is
@@ -39,7 +39,7 @@ def measure(recipe: str, args: argparse.Namespace, images: list, device: torch.d
     overrides = [] if args.precision == "recipe" else [f"precision={args.precision}"]
     if args.compile is not None:
         overrides.append(f"compile={str(args.compile).lower()}")
-    cfg = load_config(recipe, overrides)
+    cfg = load_config(recipe, [*overrides, *args.set])
     spec = get_spec(cfg.model)
     sampler = PatchSampler(images, spec, cfg.data.scales, cfg.data.patch_size, True, device, 0)
     model = create_model(cfg.model, cfg.data.scales[0], **cfg.model_kwargs).to(device)
@@ -83,7 +83,7 @@ def measure(recipe: str, args: argparse.Namespace, images: list, device: torch.d
     }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipes", default="srcnn,glrl,glrl_fast,drrn_b1u9,gladsr")
     parser.add_argument("--device", default="cpu")
@@ -94,8 +94,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--train-sets", default="T91,BSD200")
     parser.add_argument("--data-root", default=None)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe value")
     parser.add_argument("--json", type=Path)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)

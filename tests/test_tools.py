@@ -95,3 +95,16 @@ def test_curves_name_a_kept_copy_by_its_file_and_a_run_log_by_its_folder(tmp_pat
     text = out.read_text()
     assert ">second</text>" in text  # the second stage's start is marked with its name
     assert text.count("<polyline") == 1  # one line per scale across the stages
+
+
+def test_train_speed_runs_a_recipe_with_overridden_values(tmp_path, data_root):
+    from benchmarks.train_speed import main
+
+    out = tmp_path / "speed.json"
+    argv = ["--recipes", "gladsr_l_fast", "--iterations", "1", "--warmup", "0", "--train-sets", "Set5"]
+    argv += ["--data-root", str(data_root), "--set", "batch_size=2", "--set", "data.patch_size=12"]
+    argv += ["--set", "model_kwargs.glams=1", "--set", "model_kwargs.blocks=1", "--json", str(out)]
+    main(argv)
+    (row,) = json.loads(out.read_text())["results"]
+    assert (row["recipe"], row["batch_size"], row["patch_size"]) == ("gladsr_l_fast", 2, 12)
+    assert row["iterations_per_s"] > 0
