@@ -207,3 +207,17 @@ def test_weights_of_a_non_default_variant_load_through_their_sidecar(tmp_path: P
 def test_load_model_rejects_an_unknown_precision():
     with pytest.raises(BadArgument, match="unknown precision"):
         load_model("bicubic", 2, precision="fp16")  # type: ignore[arg-type]
+
+
+def test_load_model_runs_the_inference_form_of_a_model_that_offers_one() -> None:
+    from glsr.models.gladsr import FusedGLADSR
+    from glsr.weights import load_pretrained
+
+    up = load_model("gladsr_l", 4, device="cpu")
+    assert isinstance(up.net, FusedGLADSR)
+    net = create_model("gladsr_l", 4)
+    load_pretrained(net, get_spec("gladsr_l"), 4)
+    x = torch.rand(1, 3, 12, 10)
+    with torch.no_grad():
+        expected = net.eval()(x)
+    torch.testing.assert_close(up.network(x), expected, atol=1e-5, rtol=0)

@@ -260,6 +260,10 @@ def load_model(
     elif has_parameters:
         load_pretrained(net, spec, scale)
     net = net.to(target).eval()
+    # A model may offer an inference-only equivalent (GLADSR folds its linear reconstruction).
+    for_inference = getattr(net, "for_inference", None)
+    if callable(for_inference):
+        net = for_inference().eval()
     if target.type == "cpu" and has_parameters:
         net = net.to(memory_format=torch.channels_last)
     return Upscaler(net, spec, scale, target, tile, tile_overlap, ensemble, precision)

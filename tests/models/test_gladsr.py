@@ -11,6 +11,7 @@ from torch import nn
 from glsr.models import MODELS, count_parameters, create_model
 from glsr.models.gladsr import (
     GLADSR,
+    FusedGLADSR,
     GlobalGuidedBlock,
     GlobalLocalAdjustingModule,
     LocalSelectiveBlock,
@@ -153,6 +154,28 @@ def test_forward_with_intermediate_returns_both_stage_outputs(scale):
     torch.testing.assert_close(y_c, coarse)
     torch.testing.assert_close(y, coarse + fine)
     assert (y - y_c).abs().max() > 1e-3
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+@pytest.mark.parametrize("separate_betas", [False, True])
+def test_fused_reconstruction_is_the_same_function(scale, separate_betas):
+    model = _tiny(scale, separate_betas=separate_betas)
+    torch.manual_seed(scale)
+    with torch.no_grad():
+        # Away from the initialisation (alpha = beta = 1), so every folded factor matters.
+        for p in model.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+        x = torch.rand(2, 3, 13, 9)
+        fused = model.for_inference()
+        y, y_fused = model(x), fused(x)
+    assert isinstance(fused, FusedGLADSR)
+    assert (y - imresize(x, scale) * model.alpha).abs().max() > 1e-2  # the learned part is not negligible
+    torch.testing.assert_close(y_fused, y, atol=2e-6, rtol=0)
+    # Two convolutions to RGB per stage (dilations 2 and 4), the 1x1 branch folded into the first.
+    for stage in (fused.coarse, fused.fine):
+        assert [(c.out_channels, c.dilation) for c in stage] == [(3, (2, 2)), (3, (4, 4))]
+    # The trunk is shared, not copied: the fused net follows later changes to it.
+    assert fused.basic is model.basic and fused.deconv is model.upsampler.deconv
 
 
 def test_separate_betas_add_one_parameter():

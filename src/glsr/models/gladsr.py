@@ -274,6 +274,76 @@ class GLADSR(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_with_intermediate(x)[0]
 
+    def for_inference(self) -> FusedGLADSR:
+        """The same function with its linear reconstruction fused (:class:`FusedGLADSR`), for inference."""
+        return FusedGLADSR(self)
+
+
+class FusedGLADSR(nn.Module):
+    """GLADSR's final output ``y`` (eq. 3-4) with the linear reconstruction folded, for inference only.
+
+    Everything after the deconvolution is linear: each SPU branch, the 1x1 gate that mixes their
+    concatenation, and beta. So ``beta Gate(cat_i(branch_i(T)))`` equals ``sum_i K_i * T`` with
+    ``K_i = beta G_i W_i`` (``G_i`` the gate's columns for branch i) and the biases summed; the 1x1
+    branch adds to the centre tap of the first dilated kernel. Each stage then costs two 16 -> 3
+    convolutions at HR instead of three 16 -> 8 convolutions, a 24-channel concatenation and a gate,
+    and never holds the 24-channel ``F_up``. The coarse output ``y_c`` is not formed. Exact up to float
+    rounding; the weights are a snapshot (call :meth:`GLADSR.for_inference` again after changing them).
+    """
+
+    def __init__(self, net: GLADSR) -> None:
+        super().__init__()
+        self.scale = net.scale
+        self.fenet, self.basic, self.refine = net.fenet, net.basic, net.refine
+        self.deconv = net.upsampler.deconv
+        self.alpha = net.alpha
+        beta_fine = net.beta if net.beta_fine is None else net.beta_fine
+        self.coarse = self._fold(net.upsampler, net.gate_coarse, net.beta)
+        self.fine = self._fold(net.upsampler, net.gate_fine, beta_fine)
+
+    @staticmethod
+    @torch.no_grad()
+    def _fold(spu: SeparablePyramidUpsampler, gate: nn.Conv2d, beta: torch.Tensor) -> nn.ModuleList:
+        """One fused convolution per dilated branch: ``beta G_i W_i``, the 1x1 branch in a centre tap."""
+        dilated = [b for b in spu.branches if b.kernel_size != (1, 1)]
+        pointwise = [b for b in spu.branches if b.kernel_size == (1, 1)]
+        gate_w = gate.weight[:, :, 0, 0]  # (3, sum of branch widths)
+        columns = dict(
+            zip(spu.branches, torch.split(gate_w, [b.out_channels for b in spu.branches], dim=1), strict=True)
+        )
+        fused = nn.ModuleList()
+        bias = gate.bias.clone()
+        for branch in spu.branches:
+            bias += columns[branch] @ branch.bias
+        for i, branch in enumerate(dilated):
+            conv = nn.Conv2d(
+                branch.in_channels,
+                gate.out_channels,
+                branch.kernel_size,
+                padding=branch.padding,
+                dilation=branch.dilation,
+                bias=i == 0,
+            )
+            weight = torch.einsum("oc,cikl->oikl", columns[branch], branch.weight)
+            if i == 0:
+                centre = (branch.kernel_size[0] // 2, branch.kernel_size[1] // 2)
+                for point in pointwise:
+                    weight[:, :, centre[0], centre[1]] += columns[point] @ point.weight[:, :, 0, 0]
+                conv.bias.copy_(beta * bias)
+            conv.weight.copy_(beta * weight)
+            fused.append(conv)
+        return fused
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        f_c = self.basic(self.fenet(x))
+        y = self.alpha * imresize(x, self.scale)
+        for stage, f in ((self.coarse, f_c), (self.fine, self.refine(f_c))):
+            t = self.deconv(f)
+            for conv in stage:
+                y += conv(t)
+            del t
+        return y
+
 
 def receptive_margin(glams: int, blocks: int) -> int:
     """The context, in LR pixels, an output pixel needs on each side (ignoring the CSUs' global pooling).
