@@ -67,9 +67,27 @@ def load_weights_file(model: nn.Module, path: Path) -> None:
     try:
         load_model(model, str(path), strict=True)
     except RuntimeError as error:
-        first = str(error).strip().splitlines()
-        detail = " ".join(line.strip() for line in first[:3])
-        raise MissingWeights(f"{path} does not match the model: {detail}") from None
+        raise MissingWeights(f"{path} does not match the model: {_mismatch(model, path, error)}") from None
+
+
+def _mismatch(model: nn.Module, path: Path, error: RuntimeError) -> str:
+    """A short reason: the first size mismatch, or counts of missing and unexpected tensors.
+
+    torch's own message lists every key, hundreds for another architecture, on one line.
+    """
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    sizes = [line for line in lines if "size mismatch" in line]
+    if sizes:
+        return sizes[0][:300]
+    with safe_open(str(path), framework="pt") as f:
+        stored = set(f.keys())
+    expected = set(model.state_dict())
+    missing, unexpected = sorted(expected - stored), sorted(stored - expected)
+    parts = [f"{len(missing)} tensors missing (first {missing[0]})"] if missing else []
+    parts += [f"{len(unexpected)} unexpected (first {unexpected[0]})"] if unexpected else []
+    if not parts:
+        return (lines[0] if lines else "unknown error")[:300]
+    return ", ".join(parts) + "; are they weights of another model or variant (--model)?"
 
 
 def load_pretrained(model: nn.Module, spec: ModelSpec, scale: int) -> None:
