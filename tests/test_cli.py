@@ -29,7 +29,7 @@ def test_models_json(capsys):
     records = json.loads(capsys.readouterr().out)
     assert [r["name"] for r in records] == list(MODELS)
     for record in records:
-        assert set(record) == {"name", "paper", "input", "protocol", "scales", "params", "weights"}
+        assert set(record) == {"name", "paper", "input", "protocol", "scales", "params", "weights", "default_for"}
         assert record["input"] in ("luma-interpolated", "luma-lowres", "rgb-lowres")
         assert set(record["params"]) == set(record["weights"]) == {str(s) for s in record["scales"]}
     drrn = next(r for r in records if r["name"] == "drrn_b1u9")

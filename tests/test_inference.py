@@ -221,3 +221,8 @@ def test_load_model_runs_the_inference_form_of_a_model_that_offers_one() -> None
     with torch.no_grad():
         expected = net.eval()(x)
     torch.testing.assert_close(up.network(x), expected, atol=1e-5, rtol=0)
+
+
+def test_load_model_without_a_name_takes_the_scale_default() -> None:
+    assert load_model(scale=3, device="cpu").spec.name == "glrl"
+    assert load_model(None, 4, device="cpu").spec.name == "gladsr_l"

@@ -71,12 +71,20 @@ def test_tables_count_every_stage_of_the_cost_and_schedule():
 
 def test_speed_table_names_the_cpu_and_its_bf16_units(tmp_path):
     tables = _tool("make_tables")
-    row = {"model": "srcnn", "scale": 3, "median_s": 1.25, "out_mp_per_s": 1.89, "peak_rss_mb": 400.0}
+    rows = [
+        {"model": "srcnn", "scale": 3, "median_s": 1.25, "out_mp_per_s": 1.89, "peak_rss_mb": 400.0},
+        {"model": "srcnn", "scale": 2, "median_s": 0.5, "out_mp_per_s": 2.1, "peak_rss_mb": 300.0},
+        {"model": "glrl", "scale": 3, "median_s": 10.0, "out_mp_per_s": 0.24, "peak_rss_mb": 800.0},
+        {"model": "glrl", "scale": 2, "error": "x"},
+    ]
     meta = {"cpu": "Intel(R) Xeon(R) Processor", "bf16_units": "AVX-512 BF16, no AMX", "threads": 2, "size": 512}
     path = tmp_path / "upscale.json"
-    path.write_text(json.dumps({"meta": meta, "results": [row, {"model": "glrl", "scale": 2, "error": "x"}]}))
+    path.write_text(json.dumps({"meta": meta, "results": rows}))
     text = tables.speed_table(path)
-    assert "| srcnn | x3 | 1250 | 1.89 | 400 |" in text and "glrl" not in text  # a failed row is left out
+    assert "| srcnn | x3 | 1250 | 1.89 | 400 | 8.0x |" in text
+    assert "| glrl | x3 | 10000 | 0.24 | 800 | 1.0x |" in text
+    assert "| srcnn | x2 | 500 | 2.10 | 300 | - |" in text  # no glrl figure at x2: its row failed
+    assert "| glrl | x2" not in text  # a failed row is left out
     assert text.endswith(
         "Measured on Intel(R) Xeon(R) Processor (AVX-512 BF16, no AMX), 2 threads, fp32, 512x512 RGB input."
     )

@@ -36,13 +36,15 @@ def _str_list(text: str) -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from glsr.models import describe_defaults
+
     parser = _Parser(prog="glsr", description="Single-image super-resolution: upscale, benchmark, train.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     up = sub.add_parser("upscale", help="upscale images or folders of images")
     up.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
     up.add_argument("--scale", type=int, required=True, choices=(2, 3, 4))
-    up.add_argument("--model", default="glrl", help="model name (default: glrl; see 'glsr models')")
+    up.add_argument("--model", help=f"model name (default: {describe_defaults()}; see 'glsr models')")
     up.add_argument("--weights", help="a .safetensors file instead of the shipped weights")
     target = up.add_mutually_exclusive_group()
     target.add_argument("-o", "--output", help="output file (one input only)")
@@ -184,6 +186,7 @@ def _models(args: argparse.Namespace) -> int:
                 "scales": list(spec.scales),
                 "params": {str(s): count_parameters(create_model(spec.name, s)) for s in spec.scales},
                 "weights": {str(s): has_weights(spec, s) for s in spec.scales},
+                "default_for": list(spec.default_for),
             }
         )
     if args.json:
@@ -193,9 +196,10 @@ def _models(args: argparse.Namespace) -> int:
     for record, spec in zip(records, MODELS.values(), strict=True):
         params = "/".join(f"{n:,}" for n in record["params"].values())
         weights = "".join(f"x{s}" for s, ok in record["weights"].items() if ok) or "-"
+        default = f" (the default at {', '.join(f'x{s}' for s in spec.default_for)})" if spec.default_for else ""
         print(
             f"{record['name']:14} {record['input']:18} {record['protocol']:8} {params:28} {weights:8} "
-            f"{spec.description}"
+            f"{spec.description}{default}"
         )
     return 0
 

@@ -394,7 +394,7 @@ def upscale_array(upscaler: Upscaler, array: np.ndarray) -> np.ndarray:
 def upscale(
     image: Image.Image | np.ndarray,
     scale: int,
-    model: str = "glrl",
+    model: str | None = None,
     *,
     weights: str | Path | None = None,
     device: Device | str = "auto",
@@ -495,7 +495,7 @@ def upscale_files(
     inputs: Sequence[str | Path],
     *,
     scale: int,
-    model: str = "glrl",
+    model: str | None = None,
     weights: str | Path | None = None,
     output: str | Path | None = None,
     out_dir: str | Path | None = None,

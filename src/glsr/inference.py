@@ -27,7 +27,7 @@ from torch import nn
 
 from glsr.color import quantize, rgb_to_ycbcr, ycbcr_to_rgb
 from glsr.errors import BadArgument, BadImage
-from glsr.models import ModelSpec, create_model, get_spec
+from glsr.models import ModelSpec, create_model, default_model, get_spec
 from glsr.resize import imresize
 
 Device = Literal["auto", "cpu", "cuda"]
@@ -226,7 +226,7 @@ class Upscaler:
 
 
 def load_model(
-    model: str = "glrl",
+    model: str | None = None,
     scale: int = 2,
     *,
     weights: str | Path | None = None,
@@ -239,13 +239,16 @@ def load_model(
     """Build a reusable :class:`Upscaler`.
 
     Args:
-        model: a model name (``glsr models`` lists them).
+        model: a model name (``glsr models`` lists them); ``None``, the default at this scale
+            (:func:`glsr.models.default_model`: glrl at x2 and x3, gladsr_l at x4).
         scale: 2, 3 or 4.
         weights: a ``.safetensors`` file; without it, the shipped weights are used (a model with no
             parameters needs none).
     """
     from glsr.weights import load_pretrained, load_weights_file
 
+    if model is None:
+        model = default_model(scale)
     spec = get_spec(model)
     target = resolve_device(device)
     if tile is not None and tile < 0:

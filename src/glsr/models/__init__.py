@@ -24,7 +24,7 @@ MODELS: dict[str, ModelSpec] = {
     )
 }
 
-__all__ = ["MODELS", "ModelSpec", "count_parameters", "create_model", "get_spec"]
+__all__ = ["MODELS", "ModelSpec", "count_parameters", "create_model", "default_model", "describe_defaults", "get_spec"]
 
 
 def get_spec(name: str) -> ModelSpec:
@@ -33,6 +33,22 @@ def get_spec(name: str) -> ModelSpec:
         return MODELS[name]
     except KeyError:
         raise UnknownModel(f"unknown model {name!r}; choose from {', '.join(MODELS)}") from None
+
+
+def default_model(scale: int) -> str:
+    """The model ``glsr upscale`` uses at this scale when none is named (the spec's ``default_for``)."""
+    names = [spec.name for spec in MODELS.values() if scale in spec.default_for]
+    if len(names) != 1:
+        raise BadArgument(f"scale must be 2, 3 or 4, not {scale}")
+    return names[0]
+
+
+def describe_defaults() -> str:
+    """Each scale's default model in words, e.g. ``glrl at x2 and x3, gladsr_l at x4``."""
+    scales: dict[str, list[str]] = {}
+    for scale in (2, 3, 4):
+        scales.setdefault(default_model(scale), []).append(f"x{scale}")
+    return ", ".join(f"{name} at {' and '.join(s)}" for name, s in scales.items())
 
 
 def create_model(name: str, scale: int, pretrained: bool = False, **overrides: object) -> nn.Module:

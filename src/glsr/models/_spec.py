@@ -38,6 +38,8 @@ class ModelSpec:
         size_multiple: the input height and width must be a multiple of this (1: any size).
         multiscale: one set of weights serves every scale (the paper trained with scale
             augmentation), so the shipped file is ``<name>.safetensors`` rather than per scale.
+        default_for: the scales at which this is the model ``glsr upscale`` and :func:`glsr.upscale`
+            use when none is named (exactly one model per scale; tested).
         description: one line for ``glsr models``.
     """
 
@@ -56,6 +58,7 @@ class ModelSpec:
     global_context: bool = False
     size_multiple: int = 1
     multiscale: bool = False
+    default_for: tuple[int, ...] = ()
     description: str = ""
 
     @property
