@@ -178,6 +178,15 @@ def test_fused_reconstruction_is_the_same_function(scale, separate_betas):
     assert fused.basic is model.basic and fused.deconv is model.upsampler.deconv
 
 
+def test_fused_reconstruction_is_built_on_the_source_nets_device_and_dtype():
+    model = _tiny(2).double()
+    fused = model.for_inference()
+    assert {p.dtype for p in fused.parameters()} == {torch.float64}
+    x = torch.rand(1, 3, 9, 7, dtype=torch.float64)
+    with torch.no_grad():
+        torch.testing.assert_close(fused(x), model(x), atol=1e-12, rtol=0)
+
+
 def test_separate_betas_add_one_parameter():
     one = count_parameters(create_model("gladsr_l", 2))
     two = count_parameters(create_model("gladsr_l", 2, separate_betas=True))

@@ -323,6 +323,8 @@ class FusedGLADSR(nn.Module):
                 padding=branch.padding,
                 dilation=branch.dilation,
                 bias=i == 0,
+                device=branch.weight.device,  # where the source net is (load_model moves it first)
+                dtype=branch.weight.dtype,
             )
             weight = torch.einsum("oc,cikl->oikl", columns[branch], branch.weight)
             if i == 0:
