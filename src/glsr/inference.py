@@ -266,7 +266,7 @@ def load_model(
     # A model may offer an inference-only equivalent (GLADSR folds its linear reconstruction).
     for_inference = getattr(net, "for_inference", None)
     if callable(for_inference):
-        net = for_inference().to(target).eval()
+        net = for_inference().eval()  # built on the net's device
     if target.type == "cpu" and has_parameters:
         net = net.to(memory_format=torch.channels_last)
     return Upscaler(net, spec, scale, target, tile, tile_overlap, ensemble, precision)

@@ -60,17 +60,17 @@ def load_weights_file(model: nn.Module, path: Path) -> None:
     if not path.is_file():
         raise MissingWeights(f"weights file not found: {path}")
     try:
-        with safe_open(str(path), framework="pt"):
-            pass
+        with safe_open(str(path), framework="pt") as f:
+            stored = set(f.keys())
     except (SafetensorError, OSError, ValueError) as error:
         raise MissingWeights(f"{path} is not a readable safetensors file ({error})") from None
     try:
         load_model(model, str(path), strict=True)
     except RuntimeError as error:
-        raise MissingWeights(f"{path} does not match the model: {_mismatch(model, path, error)}") from None
+        raise MissingWeights(f"{path} does not match the model: {_mismatch(model, stored, error)}") from None
 
 
-def _mismatch(model: nn.Module, path: Path, error: RuntimeError) -> str:
+def _mismatch(model: nn.Module, stored: set[str], error: RuntimeError) -> str:
     """A short reason: the first size mismatch, or counts of missing and unexpected tensors.
 
     torch's own message lists every key, hundreds for another architecture, on one line.
@@ -79,8 +79,6 @@ def _mismatch(model: nn.Module, path: Path, error: RuntimeError) -> str:
     sizes = [line for line in lines if "size mismatch" in line]
     if sizes:
         return sizes[0][:300]
-    with safe_open(str(path), framework="pt") as f:
-        stored = set(f.keys())
     expected = set(model.state_dict())
     missing, unexpected = sorted(expected - stored), sorted(stored - expected)
     parts = [f"{len(missing)} tensors missing (first {missing[0]})"] if missing else []
