@@ -78,6 +78,12 @@ def test_corrupt_and_mismatched_files_never_leave_random_weights(tmp_path):
     message = str(caught.value)
     assert "tensors missing (first " in message and "unexpected (first " in message and "--model" in message
     assert "\n" not in message and len(message) < 400, message
+    # Shared tensors are counted once: a file with none of the model's names misses each tensor once.
+    shared = create_model("glrl", 2, channels=8, share_weights=True)
+    tensors = {p.data_ptr() for p in shared.state_dict(keep_vars=True).values()}
+    assert len(tensors) < len(shared.state_dict())  # the premise: some names alias one tensor
+    with pytest.raises(MissingWeights, match=f": {len(tensors)} tensors missing "):
+        load_weights_file(shared, other)
     wider = tmp_path / "wider.safetensors"
     save_weights(create_model("glrl", 2, channels=16), wider)
     with pytest.raises(MissingWeights, match="does not match the model: size mismatch for "):

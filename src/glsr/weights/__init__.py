@@ -79,8 +79,14 @@ def _mismatch(model: nn.Module, stored: set[str], error: RuntimeError) -> str:
     sizes = [line for line in lines if "size mismatch" in line]
     if sizes:
         return sizes[0][:300]
-    expected = set(model.state_dict())
-    missing, unexpected = sorted(expected - stored), sorted(stored - expected)
+    # Names that alias one tensor (GLRL's share_weights) are stored once, so count each tensor once:
+    # it is missing only if none of its names is in the file.
+    aliases: dict[tuple, list[str]] = {}
+    for name, tensor in model.state_dict(keep_vars=True).items():
+        key = (tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape))
+        aliases.setdefault(key, []).append(name)
+    missing = sorted(names[0] for names in aliases.values() if stored.isdisjoint(names))
+    unexpected = sorted(stored - {name for names in aliases.values() for name in names})
     parts = [f"{len(missing)} tensors missing (first {missing[0]})"] if missing else []
     parts += [f"{len(unexpected)} unexpected (first {unexpected[0]})"] if unexpected else []
     if not parts:
