@@ -3,7 +3,7 @@
 Usage:
     python benchmarks/train_speed.py [--recipes srcnn,glrl,glrl_fast,drrn_b1u9,gladsr] [--device cpu]
         [--iterations 20] [--warmup 5] [--precision recipe|fp32|bf16] [--compile] [--threads N]
-        [--train-sets T91] [--data-root DIR] [--set KEY=VALUE ...] [--json FILE]
+        [--train-sets T91] [--data-root DIR] [--set KEY=VALUE ...] [--no-reuse-memory] [--json FILE]
 
 Each recipe runs its own batch size, patch size, model and optimiser for ``--warmup`` + ``--iterations``
 steps with the trainer's own pieces (PatchSampler, TrainingForward, make_optimizer, pixel_loss). Time is
@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 
 from glsr.inference import resolve_device
+from glsr.memory import reuse_freed_memory
 from glsr.models import create_model, get_spec
 from glsr.train.config import load_config
 from glsr.train.data import PatchSampler, load_training_images
@@ -95,6 +96,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--train-sets", default="T91,BSD200")
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe value")
+    parser.add_argument(
+        "--no-reuse-memory",
+        dest="reuse_memory",
+        action="store_false",
+        help="let malloc unmap freed activations (glsr train reuses them on the CPU: glsr.memory)",
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     if args.threads:
@@ -107,7 +114,8 @@ def main(argv: list[str] | None = None) -> None:
     print(header + f" {'data ms':>8} {'step share':>10} {'recipe h':>9}")
     rows = []
     for recipe in args.recipes.split(","):
-        r = measure(recipe, args, images, device)
+        with reuse_freed_memory(args.reuse_memory and device.type == "cpu"):  # as glsr train does
+            r = measure(recipe, args, images, device)
         rows.append(r)
         print(
             f"{recipe:16} {r['batch_size']:5} {r['patch_size']:5} {r['precision']:>5} {r['compile']!s:>5} "
@@ -116,8 +124,11 @@ def main(argv: list[str] | None = None) -> None:
         )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
+        threads = torch.get_num_threads()
         args.json.write_text(
-            json.dumps({"device": what, "threads": torch.get_num_threads(), "results": rows}, indent=1)
+            json.dumps(
+                {"device": what, "threads": threads, "reuse_memory": args.reuse_memory, "results": rows}, indent=1
+            )
         )
 
 

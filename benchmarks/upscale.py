@@ -82,6 +82,7 @@ def child(job: dict[str, Any]) -> dict[str, Any]:
         tile=job["tile"],
         ensemble=job["ensemble"],
         precision=job["precision"],
+        reuse_memory=job.get("reuse_memory", True),
     )
     load_s = time.perf_counter() - start
     if upscaler.device.type == "cuda":
@@ -163,6 +164,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--tile", type=int, help="tile size in network-input pixels (default: automatic)")
     parser.add_argument("--ensemble", action="store_true", help="x8 geometric self-ensemble")
+    parser.add_argument(
+        "--no-reuse-memory",
+        dest="reuse_memory",
+        action="store_false",
+        help="let malloc unmap freed activations, as before glsr.memory (slower, lower peak RSS)",
+    )
     parser.add_argument("--json", help="write the results to this JSON file")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -183,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"# {args.size}x{args.size} RGB {'from ' + args.image if args.image else 'synthetic'}, "
         f"{args.precision}, median of {args.repeats} after {args.warmup} warm-up, "
-        f"threads {args.threads or 'default'}"
+        f"threads {args.threads or 'default'}{'' if args.reuse_memory else ', --no-reuse-memory'}"
     )
     print(header)
     for name in choose_models(args):
@@ -209,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
                 "device": args.device,
                 "tile": args.tile,
                 "ensemble": args.ensemble,
+                "reuse_memory": args.reuse_memory,
             }
             r = run_child(job)
             results.append(r)
@@ -233,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
             "threads": args.threads,
             "tile": args.tile,
             "ensemble": args.ensemble,
+            "reuse_memory": args.reuse_memory,
             "platform": platform.platform(),
             "processor": platform.processor(),
             "cpu": cpu_name(),

@@ -226,3 +226,20 @@ def test_load_model_runs_the_inference_form_of_a_model_that_offers_one() -> None
 def test_load_model_without_a_name_takes_the_scale_default() -> None:
     assert load_model(scale=3, device="cpu").spec.name == "glrl"
     assert load_model(None, 4, device="cpu").spec.name == "gladsr_l"
+
+
+# ----------------------------------------------------------------------------------------- memory reuse
+
+
+@pytest.mark.parametrize("reuse", [True, False])
+def test_upscaler_runs_inside_the_memory_reuse_block_unless_told_not_to(reuse: bool) -> None:
+    from glsr import memory
+
+    seen: list[int] = []
+    up = tiny("fsrcnn", reuse_memory=reuse)
+    up.net.register_forward_pre_hook(lambda module, args: seen.append(memory._depth))
+    out = up(image(24, 20))
+    assert out.shape == (48, 40, 3)
+    assert seen and all((depth > 0) == (reuse and memory.is_supported()) for depth in seen)
+    assert memory._depth == 0
+    assert load_model("bicubic", 2, reuse_memory=reuse).reuse_memory is reuse

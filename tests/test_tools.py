@@ -88,6 +88,9 @@ def test_speed_table_names_the_cpu_and_its_bf16_units(tmp_path):
     assert text.endswith(
         "Measured on Intel(R) Xeon(R) Processor (AVX-512 BF16, no AMX), 2 threads, fp32, 512x512 RGB input."
     )
+    for reuse, words in ((True, "freed memory reused (glsr.memory)"), (False, "--no-reuse-memory")):
+        path.write_text(json.dumps({"meta": {**meta, "reuse_memory": reuse}, "results": rows}))
+        assert tables.speed_table(path).endswith(f"512x512 RGB input, {words}.")
 
 
 def test_curves_name_a_kept_copy_by_its_file_and_a_run_log_by_its_folder(tmp_path, monkeypatch):

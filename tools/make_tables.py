@@ -139,6 +139,8 @@ def speed_table(path: Path) -> str:
     size = meta.get("size", 512)
     threads, precision = meta.get("threads") or "all", meta.get("precision", "fp32")
     machine = f"{cpu}, {threads} threads, {precision}, {size}x{size} RGB input"
+    if "reuse_memory" in meta:  # glsr.memory; files written before it existed ran without it
+        machine += ", freed memory reused (glsr.memory)" if meta["reuse_memory"] else ", --no-reuse-memory"
     return "\n".join(lines + ([f"\nMeasured on {machine}."] if machine else []))
 
 

@@ -27,6 +27,7 @@ from torch import nn
 
 from glsr.color import quantize, rgb_to_ycbcr, ycbcr_to_rgb
 from glsr.errors import BadArgument, BadImage
+from glsr.memory import reuse_freed_memory
 from glsr.models import ModelSpec, create_model, default_model, get_spec
 from glsr.resize import imresize
 
@@ -106,6 +107,8 @@ class Upscaler:
         tile_overlap: context around each tile; ``None`` uses the model's receptive-field margin.
         ensemble: average the 8 flips/rotations (geometric self-ensemble).
         precision: ``bf16`` runs the network under autocast.
+        reuse_memory: keep freed memory in the process while upscaling instead of unmapping it
+            (:mod:`glsr.memory`; glibc only): about 1.3-2x faster on a CPU, somewhat higher peak memory.
     """
 
     net: nn.Module
@@ -116,6 +119,7 @@ class Upscaler:
     tile_overlap: int | None = None
     ensemble: bool = False
     precision: Precision = "fp32"
+    reuse_memory: bool = True
 
     def _tile_plan(self, h: int, w: int) -> tuple[int, int]:
         overlap = self.spec.margin if self.tile_overlap is None else self.tile_overlap
@@ -136,6 +140,10 @@ class Upscaler:
         ``x`` is ``(N, C, H, W)`` in [0, 1] at LR size; interpolated-input networks get its bicubic
         upscale. Returns ``(N, C, sH, sW)``.
         """
+        with reuse_freed_memory(self.reuse_memory):
+            return self._network(x)
+
+    def _network(self, x: torch.Tensor) -> torch.Tensor:
         x = x.to(self.device, torch.float32)
         if self.spec.interpolated:
             x = imresize(x, self.scale)
@@ -176,7 +184,10 @@ class Upscaler:
         the same type, rounded as MATLAB rounds; float output is not clipped. Alpha is upscaled with
         bicubic. Colour work is done in float32 to keep memory at a few bytes per output pixel.
         """
-        image = np.asarray(image)
+        with reuse_freed_memory(self.reuse_memory):
+            return self._call(np.asarray(image))
+
+    def _call(self, image: np.ndarray) -> np.ndarray:
         if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 2, 3, 4)):
             raise BadImage(f"unsupported image shape {image.shape}; expected (H, W) or (H, W, 1-4)")
         limit = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(image.dtype)
@@ -235,6 +246,7 @@ def load_model(
     tile_overlap: int | None = None,
     ensemble: bool = False,
     precision: Precision = "fp32",
+    reuse_memory: bool = True,
 ) -> Upscaler:
     """Build a reusable :class:`Upscaler`.
 
@@ -244,6 +256,7 @@ def load_model(
         scale: 2, 3 or 4.
         weights: a ``.safetensors`` file; without it, the shipped weights are used (a model with no
             parameters needs none).
+        tile, tile_overlap, ensemble, precision, reuse_memory: see :class:`Upscaler`.
     """
     from glsr.weights import load_pretrained, load_weights_file
 
@@ -269,7 +282,7 @@ def load_model(
         net = for_inference().eval()  # built on the net's device
     if target.type == "cpu" and has_parameters:
         net = net.to(memory_format=torch.channels_last)
-    return Upscaler(net, spec, scale, target, tile, tile_overlap, ensemble, precision)
+    return Upscaler(net, spec, scale, target, tile, tile_overlap, ensemble, precision, reuse_memory)
 
 
 def _weights_options(model: str, weights: Path) -> dict:
