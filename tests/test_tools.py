@@ -50,6 +50,21 @@ def test_export_lists_every_earlier_stage_oldest_first(tmp_path):
     assert export.earlier_stages({}) == []
 
 
+def test_export_follows_a_start_from_shipped_weights_through_their_manifest(tmp_path):
+    export = _tool("export_weights")
+    earlier = {"recipe": "fast", "iterations": 10, "hardware": "cpu", "wall_seconds": 5.0, "git_commit": "a"}
+    training = {"recipe": "refine", "iterations": 20, "hardware": "cpu", "wall_seconds": 7.0, "git_commit": "b"}
+    manifest = {"file": "m_x4.safetensors", "sha256": "9", "training": {**training, "earlier_stages": [earlier]}}
+    (tmp_path / "m_x4.json").write_text(json.dumps(manifest))
+    start = {"initialised_from": {"file": str(tmp_path / "m_x4.safetensors"), "sha256": "9"}}
+    stages = export.earlier_stages(start)
+    assert [s["recipe"] for s in stages] == ["fast", "refine"]
+    assert stages[1]["wall_seconds"] == 7.0 and stages[1]["weights_sha256"] == "9"
+    # Weights that changed since their manifest was written are not those stages.
+    start["initialised_from"]["sha256"] = "8"
+    assert export.earlier_stages(start) == []
+
+
 def test_tables_count_every_stage_of_the_cost_and_schedule():
     tables = _tool("make_tables")
     manifest = {

@@ -32,16 +32,15 @@ def earlier_stages(info: dict) -> list[dict]:
 
     A run started from another run's ``model.safetensors`` inherits its training; the manifest lists
     each earlier stage so that the cost and schedule of the shipped weights are complete. A start
-    from a file outside a run folder (no ``model.json`` beside it) ends the chain.
+    from shipped weights (``src/glsr/weights/x.safetensors``, another scale's, say) takes the stages
+    from their manifest when its sha256 matches. A start from any other file ends the chain.
     """
     stages: list[dict] = []
     record = info.get("initialised_from")
     while record:
-        # The path is as glsr train saw it, usually relative to the repository root.
-        run_info = Path(record["file"]).with_name("model.json")
-        if not run_info.is_file() and not run_info.is_absolute():
-            run_info = Path(__file__).resolve().parents[1] / run_info
+        run_info = _beside(Path(record["file"]), "model.json")
         if not run_info.is_file():
+            stages[:0] = _shipped_stages(_beside(Path(record["file"]), Path(record["file"]).stem + ".json"), record)
             break
         earlier = json.loads(run_info.read_text())
         stages.insert(
@@ -58,6 +57,34 @@ def earlier_stages(info: dict) -> list[dict]:
         )
         record = earlier.get("initialised_from")
     return stages
+
+
+def _beside(file: Path, name: str) -> Path:
+    """``name`` in ``file``'s folder; the path is as glsr train saw it, usually relative to the repository."""
+    path = file.with_name(name)
+    if not path.is_file() and not path.is_absolute():
+        path = Path(__file__).resolve().parents[1] / path
+    return path
+
+
+def _shipped_stages(manifest_path: Path, record: dict) -> list[dict]:
+    """The stages behind shipped weights, from their manifest, if it describes exactly that file."""
+    if not manifest_path.is_file():
+        return []
+    manifest = json.loads(manifest_path.read_text())
+    training = manifest.get("training")
+    if manifest.get("sha256") != record["sha256"] or not training:
+        return []
+    own = {
+        "recipe": training["recipe"],
+        "run": f"shipped {manifest['file']}",
+        "iterations": training["iterations"],
+        "hardware": training["hardware"],
+        "wall_seconds": training["wall_seconds"],
+        "git_commit": training["git_commit"],
+        "weights_sha256": record["sha256"],
+    }
+    return [*training.get("earlier_stages", []), own]
 
 
 def main() -> int:
