@@ -108,7 +108,8 @@ class Upscaler:
         ensemble: average the 8 flips/rotations (geometric self-ensemble).
         precision: ``bf16`` runs the network under autocast.
         reuse_memory: keep freed memory in the process while upscaling instead of unmapping it
-            (:mod:`glsr.memory`; glibc only): about 1.3-2x faster on a CPU, somewhat higher peak memory.
+            (:mod:`glsr.memory`; glibc only): 1.4-1.7x faster for glrl and GLADSR-L on a CPU, at a
+            higher peak memory (README, "Speed").
     """
 
     net: nn.Module
@@ -252,7 +253,7 @@ def load_model(
 
     Args:
         model: a model name (``glsr models`` lists them); ``None``, the default at this scale
-            (:func:`glsr.models.default_model`: glrl at x2 and x3, gladsr_l at x4).
+            (:func:`glsr.models.default_model`: gladsr_l at x2 and x4, glrl at x3).
         scale: 2, 3 or 4.
         weights: a ``.safetensors`` file; without it, the shipped weights are used (a model with no
             parameters needs none).

@@ -2,8 +2,8 @@
 
 A forward pass allocates and frees activations of tens to hundreds of MB, one after another. glibc's
 malloc serves blocks above its mmap threshold (at most 32 MB) with a fresh ``mmap`` and unmaps them on
-``free``, so the kernel faults in and zeroes every page again for the next block. On a 512x512 GLADSR-L
-x4 upscale that was 7.3 million page faults and about half of the wall time (README, "Speed").
+``free``, so the kernel faults in and zeroes every page again for the next block. That cost 1.4x to 1.7x
+in wall time on glrl and GLADSR-L upscales (README, "Speed").
 
 Inside :func:`reuse_freed_memory`, glibc serves every block from its heap and does not trim the heap,
 so freed pages are reused without faults. On leaving the outermost block the settings go back to

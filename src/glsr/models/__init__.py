@@ -44,7 +44,7 @@ def default_model(scale: int) -> str:
 
 
 def describe_defaults() -> str:
-    """Each scale's default model in words, e.g. ``glrl at x2 and x3, gladsr_l at x4``."""
+    """Each scale's default model in words, e.g. ``gladsr_l at x2 and x4, glrl at x3``."""
     scales: dict[str, list[str]] = {}
     for scale in (2, 3, 4):
         scales.setdefault(default_model(scale), []).append(f"x{scale}")
