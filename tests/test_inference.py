@@ -242,4 +242,5 @@ def test_upscaler_runs_inside_the_memory_reuse_block_unless_told_not_to(reuse: b
     assert out.shape == (48, 40, 3)
     assert seen and all((depth > 0) == (reuse and memory.is_supported()) for depth in seen)
     assert memory._depth == 0
-    assert load_model("bicubic", 2, reuse_memory=reuse).reuse_memory is reuse
+    assert load_model("fsrcnn", 2, reuse_memory=reuse).reuse_memory is reuse
+    assert load_model("bicubic", 2, reuse_memory=reuse).reuse_memory is False  # no activations to reuse
