@@ -82,7 +82,7 @@ def child(job: dict[str, Any]) -> dict[str, Any]:
         tile=job["tile"],
         ensemble=job["ensemble"],
         precision=job["precision"],
-        reuse_memory=job.get("reuse_memory", True),
+        reuse_memory=job["reuse_memory"],
     )
     load_s = time.perf_counter() - start
     if upscaler.device.type == "cuda":

@@ -38,9 +38,10 @@ def earlier_stages(info: dict) -> list[dict]:
     stages: list[dict] = []
     record = info.get("initialised_from")
     while record:
-        run_info = _beside(Path(record["file"]), "model.json")
+        start = Path(record["file"])
+        run_info = _beside(start, "model.json")
         if not run_info.is_file():
-            stages[:0] = _shipped_stages(_beside(Path(record["file"]), Path(record["file"]).stem + ".json"), record)
+            stages[:0] = _shipped_stages(_beside(start, start.stem + ".json"), record)
             break
         earlier = json.loads(run_info.read_text())
         stages.insert(

@@ -113,7 +113,7 @@ def results_table() -> str:
     return "\n".join([*lines, "", *[f"- {n}" for n in notes]])
 
 
-SPEED_REFERENCE = "glrl"  # the default of glsr upscale
+SPEED_REFERENCE = "glrl"  # the flagship; issue 7 measures GLADSR-L against it at the same scale
 
 
 def speed_table(path: Path) -> str:
@@ -122,7 +122,7 @@ def speed_table(path: Path) -> str:
     data = json.loads(path.read_text())
     rows = data["results"] if isinstance(data, dict) else data
     rows = [r for r in rows if "error" not in r]
-    # The speed-up over the default model at the same scale, so the prose never types a ratio.
+    # The speed-up over the reference model at the same scale, so the prose never types a ratio.
     reference = {r["scale"]: r["median_s"] for r in rows if r["model"] == SPEED_REFERENCE}
     lines = [
         f"| model | scale | ms per 512x512 input | output MP/s | peak RSS (MB) | faster than {SPEED_REFERENCE} |",
