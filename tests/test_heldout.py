@@ -16,13 +16,13 @@ from glsr.models import default_model, get_spec
 from glsr.weights import has_weights
 
 
-def test_the_defaults_are_glrl_then_gladsr_l_at_x4():
+def test_the_default_is_gladsr_l_at_every_scale():
     from glsr.cli import build_parser
 
     args = build_parser().parse_args(["upscale", "x.png", "--scale", "2"])
     assert args.model is None  # resolved per scale by load_model
-    # GLADSR-L beat GLRL on the held-out photos at x4 (README); it has no x2 / x3 weights.
-    assert [default_model(s) for s in (2, 3, 4)] == ["gladsr_l", "glrl", "gladsr_l"]
+    # GLADSR-L beat GLRL on the held-out photos at each scale (README).
+    assert [default_model(s) for s in (2, 3, 4)] == ["gladsr_l", "gladsr_l", "gladsr_l"]
     with pytest.raises(BadArgument, match="scale must be 2, 3 or 4"):
         default_model(5)
 

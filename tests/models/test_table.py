@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 
 import numpy as np
 import pytest
 import torch
 
-from glsr.models import MODELS, count_parameters, create_model
+from glsr.models import MODELS, count_parameters, create_model, describe_defaults
 from glsr.models._spec import ModelSpec
 from glsr.weights import load_weights_file, save_weights
 
@@ -33,6 +34,20 @@ def test_the_table_holds_the_public_names():
         "gladsr", "gladsr_l", "gladsr_large", "rdn", "srgrn",
     }  # fmt: skip
     assert expected <= set(MODELS)
+
+
+@pytest.mark.parametrize(
+    ("defaults", "words"),
+    [
+        ({"gladsr_l": (2, 3, 4)}, "gladsr_l at x2, x3 and x4"),
+        ({"gladsr_l": (2, 4), "glrl": (3,)}, "gladsr_l at x2 and x4, glrl at x3"),
+        ({"srcnn": (2,), "glrl": (3,), "vdsr": (4,)}, "srcnn at x2, glrl at x3, vdsr at x4"),
+    ],
+)
+def test_describe_defaults_names_each_scale_once(monkeypatch, defaults, words):
+    for name, spec in MODELS.items():
+        monkeypatch.setitem(MODELS, name, dataclasses.replace(spec, default_for=defaults.get(name, ())))
+    assert describe_defaults() == words
 
 
 @pytest.mark.parametrize(("name", "scale"), CASES)

@@ -48,7 +48,12 @@ def describe_defaults() -> str:
     scales: dict[str, list[str]] = {}
     for scale in (2, 3, 4):
         scales.setdefault(default_model(scale), []).append(f"x{scale}")
-    return ", ".join(f"{name} at {' and '.join(s)}" for name, s in scales.items())
+    return ", ".join(f"{name} at {_and(s)}" for name, s in scales.items())
+
+
+def _and(words: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
 
 
 def create_model(name: str, scale: int, pretrained: bool = False, **overrides: object) -> nn.Module:

@@ -394,7 +394,7 @@ SPECS = (
         param_tolerance=0.02,
         margin=receptive_margin(2, 4),  # 24
         global_context=True,
-        default_for=(2, 4),  # better than glrl on the held-out photos at x2 and x4 (README); no x3 weights yet
+        default_for=(2, 3, 4),  # better than glrl on the held-out photos at each scale (README)
         description="GLADSR-L G2B4: the lightweight GLADSR, about 400K parameters",
     ),
     ModelSpec(

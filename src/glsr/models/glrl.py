@@ -191,6 +191,6 @@ SPEC = ModelSpec(
     test_kwargs={"channels": 8},
     margin=16,
     multiscale=True,
-    default_for=(3,),  # x2 and x4: gladsr_l, better on the held-out photos (README)
+    # Not a default: gladsr_l beat it on the held-out photos at x2, x3 and x4 (README).
     description="GLRL: 3 local residual blocks (shallow + deep branch), weighted multi-output, 16 layers",
 )
