@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -223,9 +224,13 @@ def test_load_model_runs_the_inference_form_of_a_model_that_offers_one() -> None
     torch.testing.assert_close(up.network(x), expected, atol=1e-5, rtol=0)
 
 
-def test_load_model_without_a_name_takes_the_scale_default() -> None:
-    assert load_model(scale=3, device="cpu").spec.name == "glrl"
+def test_load_model_without_a_name_takes_the_scale_default(monkeypatch: pytest.MonkeyPatch) -> None:
     assert load_model(None, 4, device="cpu").spec.name == "gladsr_l"
+    # Defaults are per scale: with glrl the default at x3 only, x3 and x4 resolve differently.
+    monkeypatch.setitem(MODELS, "glrl", dataclasses.replace(MODELS["glrl"], default_for=(3,)))
+    monkeypatch.setitem(MODELS, "gladsr_l", dataclasses.replace(MODELS["gladsr_l"], default_for=(2, 4)))
+    assert load_model(scale=3, device="cpu").spec.name == "glrl"
+    assert load_model(scale=4, device="cpu").spec.name == "gladsr_l"
 
 
 # ----------------------------------------------------------------------------------------- memory reuse
