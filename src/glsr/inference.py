@@ -108,8 +108,8 @@ class Upscaler:
         ensemble: average the 8 flips/rotations (geometric self-ensemble).
         precision: ``bf16`` runs the network under autocast.
         reuse_memory: keep freed memory in the process while upscaling instead of unmapping it
-            (:mod:`glsr.memory`; glibc only): 1.2-2.2x faster for glrl and GLADSR-L on a CPU, at a
-            higher peak memory (README, "Speed").
+            (:mod:`glsr.memory`; glibc only): faster on a CPU, at a higher peak memory (measured
+            in README, "Speed").
     """
 
     net: nn.Module

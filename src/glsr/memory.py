@@ -2,15 +2,15 @@
 
 A forward pass allocates and frees activations of tens to hundreds of MB, one after another. glibc's
 malloc serves blocks above its mmap threshold (at most 32 MB) with a fresh ``mmap`` and unmaps them on
-``free``, so the kernel faults in and zeroes every page again for the next block. That cost 1.2x to 2.2x
-in wall time on glrl and GLADSR-L upscales (README, "Speed").
+``free``, so the kernel faults in and zeroes every page again for the next block. README, "Speed", has
+the measured cost for glrl and GLADSR-L upscales.
 
 Inside :func:`reuse_freed_memory`, glibc serves every block from its heap and does not trim the heap,
 so freed pages are reused without faults. On leaving the outermost block the settings go back to
 glibc's defaults and ``malloc_trim`` hands the free memory back to the system, so a long-lived process
 does not keep the peak. The price is a higher peak resident memory while the block is active, because
-the heap keeps its holes instead of returning them: 1.6 GB against 0.9 GB for a 512x512 glrl x4 upscale
-(README, "Speed"). On other C libraries (macOS, Windows, musl) it does nothing.
+the heap keeps its holes instead of returning them (README, "Speed", gives the peaks with and without
+it). On other C libraries (macOS, Windows, musl) it does nothing.
 """
 
 from __future__ import annotations
