@@ -11,12 +11,14 @@ from torch import nn
 from glsr.models import MODELS, count_parameters, create_model
 from glsr.models.gladsr import (
     GLADSR,
+    DenseFeatures,
     FusedGLADSR,
     GlobalGuidedBlock,
     GlobalLocalAdjustingModule,
     LocalSelectiveBlock,
     NestedDenseGroup,
     SeparablePyramidUpsampler,
+    pointwise,
     receptive_margin,
 )
 from glsr.resize import imresize
@@ -185,6 +187,49 @@ def test_fused_reconstruction_is_built_on_the_source_nets_device_and_dtype():
     x = torch.rand(1, 3, 9, 7, dtype=torch.float64)
     with torch.no_grad():
         torch.testing.assert_close(fused(x), model(x), atol=1e-12, rtol=0)
+
+
+def _channels_last(*shape: int) -> torch.Tensor:
+    return torch.rand(*shape).contiguous(memory_format=torch.channels_last)
+
+
+def test_pointwise_is_the_1x1_convolution_in_every_layout():
+    torch.manual_seed(0)
+    conv = nn.Conv2d(5, 7, 1)
+    wide = _channels_last(2, 9, 6, 4)
+    strided = wide[:, 2:7]  # channels 2..6 of a wider channels-last tensor: rows 9 wide, not 5
+    assert not strided.is_contiguous() and not strided.is_contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        for z in (torch.rand(2, 5, 6, 4), _channels_last(2, 5, 6, 4), strided):
+            expected = F.conv2d(z.contiguous(), conv.weight, conv.bias)
+            torch.testing.assert_close(pointwise(conv, z), expected, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("recording", [True, False])
+def test_dense_features_are_the_concatenation_of_the_pieces(recording):
+    pieces = [_channels_last(2, 4, 5, 3), _channels_last(2, 3, 5, 3), _channels_last(2, 3, 5, 3)]
+    with torch.set_grad_enabled(recording):
+        dense = DenseFeatures(pieces[0], 10)
+        # Without autograd the pieces go into one buffer; while it records they are concatenated.
+        assert (dense.buffer is None) == recording
+        for k, piece in enumerate(pieces[1:], start=2):
+            dense.append(piece)
+            torch.testing.assert_close(dense.view(), torch.cat(pieces[:k], dim=1), atol=0, rtol=0)
+        torch.testing.assert_close(dense.view(start=4), torch.cat(pieces[1:], dim=1), atol=0, rtol=0)
+    with torch.no_grad():
+        assert DenseFeatures(torch.rand(2, 4, 5, 3), 10).buffer is None  # the default layout: concatenated
+
+
+@pytest.mark.parametrize("scale", [2, 3])
+def test_inference_without_autograd_is_the_same_function(scale):
+    """The buffered dense features (no autograd, channels-last) against the concatenating path."""
+    model = _tiny(scale, glams=2, blocks=2).to(memory_format=torch.channels_last)
+    torch.manual_seed(scale)
+    x = _channels_last(1, 3, 11, 8)
+    y = model(x)  # autograd records: the concatenating path
+    with torch.inference_mode():
+        torch.testing.assert_close(model(x), y.detach(), atol=2e-6, rtol=0)
+        torch.testing.assert_close(model.for_inference()(x), y.detach(), atol=2e-6, rtol=0)
 
 
 def test_separate_betas_add_one_parameter():

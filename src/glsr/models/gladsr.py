@@ -26,6 +26,7 @@ The loss weight gamma of eq. 5 is a training setting, not part of the model.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from glsr.models._spec import ModelSpec
@@ -34,6 +35,59 @@ from glsr.resize import imresize
 # Sec. III-D: the deconvolution kernel is 4 / 7 / 8 for x2 / x3 / x4; stride = scale, and the padding
 # makes the output exactly scale x the input: (h - 1) s - 2 p + k = s h.
 DECONV_GEOMETRY = {2: (4, 2, 1), 3: (7, 3, 2), 4: (8, 4, 2)}
+
+
+def pointwise(conv: nn.Conv2d, z: torch.Tensor) -> torch.Tensor:
+    """A 1x1 convolution; on channels-last data, a matrix product over the pixels.
+
+    The product accepts rows with a stride wider than their channels, so ``z`` may be a prefix or
+    suffix of a wider :class:`DenseFeatures` buffer without being copied out of it first. The result
+    is channels-last. Data in the default layout, and training (where the convolution's backward
+    measured faster), go through ``conv`` unchanged.
+    """
+    if z.stride(1) != 1 or torch.is_grad_enabled():
+        return conv(z)
+    rows = z.permute(0, 2, 3, 1)  # (N, H, W, C), a view
+    return F.linear(rows, conv.weight.flatten(1), conv.bias).permute(0, 3, 1, 2)
+
+
+class DenseFeatures:
+    """The growing concatenation ``[X_0, X_1, ...]`` of a dense block (eq. 6, and the NDG's nesting).
+
+    While autograd records, the pieces are kept and :meth:`view` concatenates them. At inference
+    (no autograd) on channels-last data, each piece is written once into one preallocated
+    channels-last buffer, and :meth:`view` is a strided view of it: no earlier piece is copied again
+    at each step, where ``torch.cat`` copies all of them (README, Speed, gives the effect). The buffer
+    cannot serve training: writing a piece would change a tensor that autograd saved.
+
+    Args:
+        first: ``X_0``, ``(N, C, H, W)``. channels: the width once every piece is in.
+    """
+
+    def __init__(self, first: torch.Tensor, channels: int) -> None:
+        self.pieces = [first]
+        self.buffer: torch.Tensor | None = None
+        self.width = first.shape[1]
+        if not torch.is_grad_enabled() and first.is_contiguous(memory_format=torch.channels_last):
+            n, c, h, w = first.shape
+            self.buffer = first.new_empty(n, h, w, channels)
+            self.buffer[..., :c].copy_(first.permute(0, 2, 3, 1))
+            self.pieces = []
+
+    def append(self, piece: torch.Tensor) -> None:
+        end = self.width + piece.shape[1]
+        if self.buffer is None:
+            self.pieces.append(piece)
+        else:
+            self.buffer[..., self.width : end].copy_(piece.permute(0, 2, 3, 1))
+        self.width = end
+
+    def view(self, start: int = 0) -> torch.Tensor:
+        """Channels ``start`` onwards of the pieces so far, ``(N, C, H, W)``."""
+        if self.buffer is None:
+            whole = torch.cat(self.pieces, dim=1) if len(self.pieces) > 1 else self.pieces[0]
+            return whole[:, start:]
+        return self.buffer[..., start : self.width].permute(0, 3, 1, 2)
 
 
 class LocalSelectiveBlock(nn.Module):
@@ -60,7 +114,7 @@ class LocalSelectiveBlock(nn.Module):
         self.decode = nn.Conv2d(growth // reduction, growth, 1)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        u = self.map(self.down(self.act(self.wide(z))))
+        u = self.map(pointwise(self.down, self.act(pointwise(self.wide, z))))
         r_c = torch.sigmoid(self.decode(self.encode_act(self.encode(u.mean(dim=(2, 3), keepdim=True)))))
         return u * r_c
 
@@ -85,8 +139,8 @@ class GlobalGuidedBlock(nn.Module):
         self.mask = nn.Conv2d(growth, mask_channels, 3, padding=1)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        r_s = torch.sigmoid(self.mask(self.act(self.trans(z))))
-        return self.compress(z) * r_s
+        r_s = torch.sigmoid(self.mask(self.act(pointwise(self.trans, z))))
+        return pointwise(self.compress, z) * r_s
 
 
 class GlobalLocalAdjustingModule(nn.Module):
@@ -119,10 +173,10 @@ class GlobalLocalAdjustingModule(nn.Module):
         self.ggb = GlobalGuidedBlock(growth * (blocks + 1), growth, mask_channels, negative_slope)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        w = [self.pooling(x)]
+        w = DenseFeatures(pointwise(self.pooling, x), self.ggb.compress.in_channels)
         for lsb in self.lsbs:
-            w.append(lsb(torch.cat(w, dim=1)))
-        return self.ggb(torch.cat(w, dim=1))
+            w.append(lsb(w.view()))
+        return self.ggb(w.view())
 
 
 class NestedDenseGroup(nn.Module):
@@ -157,10 +211,10 @@ class NestedDenseGroup(nn.Module):
         self.bottleneck = nn.Conv2d(growth * glams, channels, 1)
 
     def forward(self, d0: torch.Tensor) -> torch.Tensor:
-        d = [d0]
+        d = DenseFeatures(d0, d0.shape[1] + self.bottleneck.in_channels)
         for glam in self.glams:
-            d.append(glam(torch.cat(d, dim=1)))
-        return self.bottleneck(torch.cat(d[1:], dim=1))
+            d.append(glam(d.view()))
+        return pointwise(self.bottleneck, d.view(start=d0.shape[1]))
 
 
 class SeparablePyramidUpsampler(nn.Module):
@@ -306,7 +360,7 @@ class FusedGLADSR(nn.Module):
     def _fold(spu: SeparablePyramidUpsampler, gate: nn.Conv2d, beta: torch.Tensor) -> nn.ModuleList:
         """One fused convolution per dilated branch: ``beta G_i W_i``, the 1x1 branch in a centre tap."""
         dilated = [b for b in spu.branches if b.kernel_size != (1, 1)]
-        pointwise = [b for b in spu.branches if b.kernel_size == (1, 1)]
+        pointwise_branches = [b for b in spu.branches if b.kernel_size == (1, 1)]
         gate_w = gate.weight[:, :, 0, 0]  # (3, sum of branch widths)
         columns = dict(
             zip(spu.branches, torch.split(gate_w, [b.out_channels for b in spu.branches], dim=1), strict=True)
@@ -329,7 +383,7 @@ class FusedGLADSR(nn.Module):
             weight = torch.einsum("oc,cikl->oikl", columns[branch], branch.weight)
             if i == 0:
                 centre = (branch.kernel_size[0] // 2, branch.kernel_size[1] // 2)
-                for point in pointwise:
+                for point in pointwise_branches:
                     weight[:, :, centre[0], centre[1]] += columns[point] @ point.weight[:, :, 0, 0]
                 conv.bias.copy_(beta * bias)
             conv.weight.copy_(beta * weight)
