@@ -134,3 +134,26 @@ def test_train_speed_runs_a_recipe_with_overridden_values(tmp_path, data_root):
     (row,) = json.loads(out.read_text())["results"]
     assert (row["recipe"], row["batch_size"], row["patch_size"]) == ("gladsr_l_fast", 2, 12)
     assert row["iterations_per_s"] > 0
+
+
+def test_compare_models_pairs_photos_by_model_and_scale(tmp_path, capsys, monkeypatch):
+    compare = _tool("compare_models")
+    files = []
+    for model, psnr in (("a", {"p": 30.0, "q": 20.0}), ("b", {"p": 29.5, "q": 20.25})):
+        results = [{"photo": photo, "scale": 2, "psnr": v} for photo, v in psnr.items()]
+        files.append(tmp_path / f"{model}.json")
+        files[-1].write_text(json.dumps({"model": model, "results": results}))
+    table = compare.heldout_psnr(files)
+    assert table == {("a", 2): {"p": 30.0, "q": 20.0}, ("b", 2): {"p": 29.5, "q": 20.25}}
+    monkeypatch.setattr(compare, "benchmark_psnr", lambda model, scale: {"Set5": 37.0 if model == "a" else 36.9})
+    monkeypatch.setattr("sys.argv", ["compare_models", "a", "b", "--scales", "2", "--heldout", *map(str, files)])
+    compare.main()
+    out = capsys.readouterr().out.splitlines()
+    assert out == ["x2 a - b: Set5 +0.10", "x2 held-out mean 25.00 against 24.88: p +0.50, q -0.25"]
+
+
+def test_compare_models_reads_the_shipped_manifests():
+    psnr = _tool("compare_models").benchmark_psnr("glrl", 3)
+    manifest = json.loads((REPO / "src/glsr/weights/glrl.json").read_text())
+    assert psnr == {r["dataset"]: r["psnr"] for r in manifest["results"] if r["scale"] == 3}
+    assert set(psnr) == {"Set5", "Set14", "BSD100", "Urban100"}

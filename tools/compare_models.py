@@ -1,0 +1,62 @@
+"""Compare two shipped models: benchmark PSNR from their manifests, and held-out PSNR per photo.
+
+Usage:
+    python tools/compare_models.py gladsr_l glrl [--scales 2,3,4]
+        [--heldout benchmarks/results/heldout.json benchmarks/results/heldout_gladsr_l_x2.json ...]
+
+Nothing is measured here: the benchmark figures are those ``tools/export_weights.py`` measured into
+each manifest, and the held-out figures those ``benchmarks/heldout.py --json`` stored. It prints the
+differences (first model minus second) that README and docs/training.md quote.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from glsr.models import get_spec
+from glsr.weights import weights_path
+
+
+def benchmark_psnr(model: str, scale: int) -> dict[str, float]:
+    """PSNR per dataset from the shipped manifest of ``model`` at ``scale``."""
+    manifest = json.loads(weights_path(get_spec(model), scale).with_suffix(".json").read_text())
+    return {r["dataset"]: r["psnr"] for r in manifest["results"] if r["scale"] == scale}
+
+
+def heldout_psnr(files: list[Path]) -> dict[tuple[str, int], dict[str, float]]:
+    """PSNR per photo, keyed by (model, scale), from ``benchmarks/heldout.py`` JSON files."""
+    table: dict[tuple[str, int], dict[str, float]] = {}
+    for file in files:
+        stored = json.loads(file.read_text())
+        for r in stored["results"]:
+            table.setdefault((stored["model"], r["scale"]), {})[r["photo"]] = r["psnr"]
+    return table
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("first")
+    parser.add_argument("second")
+    parser.add_argument("--scales", default="2,3,4")
+    parser.add_argument("--heldout", type=Path, nargs="*", default=[])
+    args = parser.parse_args()
+    heldout = heldout_psnr(args.heldout)
+    for scale in (int(s) for s in args.scales.split(",")):
+        a, b = benchmark_psnr(args.first, scale), benchmark_psnr(args.second, scale)
+        deltas = ", ".join(f"{d} {a[d] - b[d]:+.2f}" for d in a if d in b)
+        print(f"x{scale} {args.first} - {args.second}: {deltas}")
+        pa, pb = heldout.get((args.first, scale)), heldout.get((args.second, scale))
+        if pa and pb:
+            photos = sorted(set(pa) & set(pb), key=lambda p: pb[p] - pa[p])
+            mean_a = sum(pa[p] for p in photos) / len(photos)
+            mean_b = sum(pb[p] for p in photos) / len(photos)
+            per_photo = ", ".join(f"{p} {pa[p] - pb[p]:+.2f}" for p in photos)
+            print(f"x{scale} held-out mean {mean_a:.2f} against {mean_b:.2f}: {per_photo}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
