@@ -1,7 +1,7 @@
 """Held-out photos: how much ``glsr upscale`` gains over bicubic on images in no training or test set.
 
 Usage: python benchmarks/heldout.py [--model glrl] [--weights FILE] [--scales 2,3,4] [--crop N]
-    [--folder tests/data/heldout] [--json FILE]
+    [--folder tests/data/heldout] [--precision auto] [--json FILE]
 
 Each photo is modcropped (and centre-cropped to N pixels if --crop is given), shrunk with MATLAB bicubic
 to a uint8 LR file, upscaled by the real command (``glsr upscale --scale s --model M``) and by MATLAB
@@ -18,11 +18,13 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 
 from glsr.cli import main as glsr_main
 from glsr.data import list_images, load_image, luminance, modcrop
 from glsr.hardware import describe
+from glsr.inference import resolve_precision
 from glsr.metrics import psnr
 from glsr.models import get_spec
 from glsr.resize import imresize
@@ -39,7 +41,9 @@ def centre_crop(image: np.ndarray, size: int | None) -> np.ndarray:
     return image[top : top + size, left : left + size]
 
 
-def measure(model: str, scale: int, folder: Path, crop: int | None, weights: str | None) -> list[dict]:
+def measure(
+    model: str, scale: int, folder: Path, crop: int | None, weights: str | None, precision: str = "auto"
+) -> list[dict]:
     """Per photo: PSNR of ``glsr upscale`` and of bicubic against the HR photo."""
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -50,7 +54,7 @@ def measure(model: str, scale: int, folder: Path, crop: int | None, weights: str
             Image.fromarray(imresize(hr, 1 / scale)).save(work / f"{path.stem}.png")
             names.append((path.stem, hr))
         argv = ["upscale", *(str(work / f"{n}.png") for n, _ in names), "--scale", str(scale)]
-        argv += ["--model", model, "--out-dir", str(work / "out"), "--device", "cpu"]
+        argv += ["--model", model, "--out-dir", str(work / "out"), "--device", "cpu", "--precision", precision]
         if weights:
             argv += ["--weights", weights]
         if glsr_main(argv) != 0:
@@ -77,14 +81,16 @@ def main() -> None:
     parser.add_argument("--scales", default="2,3,4")
     parser.add_argument("--crop", type=int, default=None)
     parser.add_argument("--folder", type=Path, default=FOLDER)
+    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"), help="as glsr upscale's")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     results = []
     mean_gain: dict[str, float] = {}
-    print(f"{args.model} on {args.folder} (Y PSNR, shave = scale)")
+    arithmetic = resolve_precision(args.precision, torch.device("cpu"), get_spec(args.model))
+    print(f"{args.model} on {args.folder} (Y PSNR, shave = scale, {arithmetic})")
     scales = [int(s) for s in args.scales.split(",")]
     for scale in scales:
-        rows = measure(args.model, scale, args.folder, args.crop, args.weights)
+        rows = measure(args.model, scale, args.folder, args.crop, args.weights, args.precision)
         results += rows
         for r in rows:
             gain = r["psnr"] - r["bicubic_psnr"]
@@ -106,6 +112,7 @@ def main() -> None:
             "photos": "tests/data/heldout" if args.folder == FOLDER else str(args.folder),
             "crop": args.crop,
             "measured_on": describe("cpu"),
+            "precision": arithmetic,
             "date": datetime.date.today().isoformat(),
             "mean_gain_db": mean_gain,
         }

@@ -1,4 +1,4 @@
-"""Shared fixtures: the benchmark data root, and deterministic torch settings."""
+"""Shared fixtures: the benchmark data root, and deterministic torch and precision settings."""
 
 from __future__ import annotations
 
@@ -37,3 +37,12 @@ def data_root() -> Path:
 @pytest.fixture(autouse=True)
 def _seed() -> None:
     torch.manual_seed(0)
+
+
+@pytest.fixture(autouse=True)
+def _no_amx(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--precision auto`` resolves to fp32 here, so a test gives the same figures on a CPU with AMX
+    (where auto means bf16) as without; tests of bf16 ask for it, and tests of auto set the units."""
+    import glsr.inference
+
+    monkeypatch.setattr(glsr.inference, "bf16_units", lambda: "")

@@ -10,9 +10,10 @@ import pytest
 import torch
 from PIL import Image
 
+from glsr import inference
 from glsr.color import rgb_to_ycbcr
 from glsr.errors import BadArgument, BadImage
-from glsr.inference import Upscaler, _inverse, _transform, load_model, minimum_input_size
+from glsr.inference import Upscaler, _inverse, _transform, load_model, minimum_input_size, resolve_precision
 from glsr.metrics import psnr
 from glsr.models import MODELS, create_model, get_spec
 from glsr.resize import imresize
@@ -203,6 +204,35 @@ def test_weights_of_a_non_default_variant_load_through_their_sidecar(tmp_path: P
     assert up.net.features.conv1.out_channels == 8
     with pytest.raises(BadArgument, match="holds glrl weights"):
         load_model("vdsr", 2, weights=tmp_path / "model.safetensors", device="cpu")
+
+
+@pytest.mark.parametrize(
+    ("units", "device", "allowed", "expected"),
+    [
+        ("AMX", "cpu", True, "bf16"),
+        ("AMX", "cpu", False, "fp32"),  # the model lost accuracy in bf16
+        ("AVX-512 BF16, no AMX", "cpu", True, "fp32"),
+        ("", "cpu", True, "fp32"),
+        ("AMX", "cuda", True, "fp32"),
+    ],
+)
+def test_auto_precision_is_bf16_only_for_a_measured_model_on_a_cpu_with_amx(
+    monkeypatch, units, device, allowed, expected
+):
+    monkeypatch.setattr(inference, "bf16_units", lambda: units)
+    spec = dataclasses.replace(get_spec("glrl"), bf16_auto=allowed)
+    assert resolve_precision("auto", torch.device(device), spec) == expected
+    assert resolve_precision("fp32", torch.device(device), spec) == "fp32"
+    assert resolve_precision("bf16", torch.device(device), spec) == "bf16"
+
+
+def test_load_model_resolves_auto_precision(monkeypatch):
+    monkeypatch.setattr(inference, "bf16_units", lambda: "AMX")
+    assert load_model("gladsr_l", 2, device="cpu").precision == "bf16"
+    assert load_model("srcnn", 2, device="cpu").precision == "fp32"
+    assert load_model("gladsr_l", 2, device="cpu", precision="fp32").precision == "fp32"
+    monkeypatch.setattr(inference, "bf16_units", lambda: "")
+    assert load_model("gladsr_l", 2, device="cpu").precision == "fp32"
 
 
 def test_load_model_rejects_an_unknown_precision():

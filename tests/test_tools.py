@@ -108,6 +108,25 @@ def test_speed_table_names_the_cpu_and_its_bf16_units(tmp_path):
         assert tables.speed_table(path).endswith(f"512x512 RGB input, {words}.")
 
 
+def test_speed_table_adds_bf16_columns_from_a_second_file(tmp_path):
+    tables = _tool("make_tables")
+    meta = {"cpu": "Intel(R) Xeon(R) Processor", "bf16_units": "AMX", "threads": 2, "size": 512}
+    rows = [
+        {"model": "glrl", "scale": 2, "median_s": 6.0, "out_mp_per_s": 0.18, "peak_rss_mb": 3000.0},
+        {"model": "srcnn", "scale": 2, "median_s": 0.6, "out_mp_per_s": 1.7, "peak_rss_mb": 900.0},
+    ]
+    fp32, bf16 = tmp_path / "fp32.json", tmp_path / "bf16.json"
+    fp32.write_text(json.dumps({"meta": meta, "results": rows}))
+    bf16.write_text(json.dumps({"meta": {**meta, "precision": "bf16"}, "results": [{**rows[0], "median_s": 1.5}]}))
+    text = tables.speed_table(fp32, bf16)
+    assert text.startswith("| model | scale | ms per 512x512 input | output MP/s | peak RSS (MB) | faster than glrl |")
+    assert "| glrl | x2 | 6000 | 0.18 | 3000 | 1.0x | 1500 | 4.0x |" in text
+    assert "| srcnn | x2 | 600 | 1.70 | 900 | 10.0x | - | - |" in text  # not measured in bf16
+    assert text.splitlines()[1] == "|---" * 8 + "|"
+    assert text.endswith("bf16 columns: Intel(R) Xeon(R) Processor (AMX), 2 threads, bf16, 512x512 RGB input.")
+    assert tables.speed_table(fp32, tmp_path / "missing.json") == tables.speed_table(fp32)
+
+
 def test_curves_name_a_kept_copy_by_its_file_and_a_run_log_by_its_folder(tmp_path, monkeypatch):
     plot = _tool("plot_curves")
     assert plot.run_name(Path("runs/srcnn_refine_x3/log.csv")) == "srcnn_refine_x3"

@@ -4,7 +4,8 @@ Usage: python tools/make_tables.py [--check] [--speed benchmarks/results/upscale
 
 * Results: every manifest in src/glsr/weights/*.json (figures measured by tools/export_weights.py with
   ``glsr benchmark``), beside the papers' figures from src/glsr/published.json.
-* Speed: the JSON written by ``benchmarks/upscale.py --json`` if it exists.
+* Speed: the JSON written by ``benchmarks/upscale.py --json`` if it exists, with bf16 columns from the
+  one written with ``--precision bf16`` (``--speed-bf16``) if that exists.
 * Bicubic (``--bicubic``): runs ``glsr benchmark --model bicubic`` for BI at x2/x3/x4 and BD/DN at x3 on
   the four benchmark sets (a few minutes) and stores the results in benchmarks/results/bicubic.json;
   without ``--bicubic`` the stored results are used.
@@ -116,23 +117,14 @@ def results_table() -> str:
 SPEED_REFERENCE = "glrl"  # the flagship; issue 7 measures GLADSR-L against it at the same scale
 
 
-def speed_table(path: Path) -> str:
-    if not path.is_file():
-        return "_Not measured yet: run `python benchmarks/upscale.py --json " + str(path.relative_to(REPO)) + "`._"
+def _speed_rows(path: Path) -> tuple[list[dict], dict]:
     data = json.loads(path.read_text())
     rows = data["results"] if isinstance(data, dict) else data
-    rows = [r for r in rows if "error" not in r]
-    # The speed-up over the reference model at the same scale, so the prose never types a ratio.
-    reference = {r["scale"]: r["median_s"] for r in rows if r["model"] == SPEED_REFERENCE}
-    lines = [
-        f"| model | scale | ms per 512x512 input | output MP/s | peak RSS (MB) | faster than {SPEED_REFERENCE} |",
-        "|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        figures = f"{1000 * r['median_s']:.0f} | {r['out_mp_per_s']:.2f} | {r['peak_rss_mb']:.0f}"
-        ratio = f"{reference[r['scale']] / r['median_s']:.1f}x" if r["scale"] in reference else "-"
-        lines.append(f"| {r['model']} | x{r['scale']} | {figures} | {ratio} |")
     meta = data.get("meta", {}) if isinstance(data, dict) else {}
+    return [r for r in rows if "error" not in r], meta
+
+
+def _machine(meta: dict) -> str:
     cpu = meta.get("cpu") or meta.get("processor") or "this machine"
     if meta.get("bf16_units"):
         cpu += f" ({meta['bf16_units']})"
@@ -141,7 +133,34 @@ def speed_table(path: Path) -> str:
     machine = f"{cpu}, {threads} threads, {precision}, {size}x{size} RGB input"
     if "reuse_memory" in meta:  # glsr.memory; files written before it existed ran without it
         machine += ", freed memory reused (glsr.memory)" if meta["reuse_memory"] else ", --no-reuse-memory"
-    return "\n".join(lines + ([f"\nMeasured on {machine}."] if machine else []))
+    return machine
+
+
+def speed_table(path: Path, bf16_path: Path | None = None) -> str:
+    """The fp32 table of ``path``, with bf16 columns from ``bf16_path`` where that file exists."""
+    if not path.is_file():
+        return "_Not measured yet: run `python benchmarks/upscale.py --json " + str(path.relative_to(REPO)) + "`._"
+    rows, meta = _speed_rows(path)
+    bf16: dict[tuple[str, int], float] = {}
+    if bf16_path is not None and bf16_path.is_file():
+        bf16_rows, bf16_meta = _speed_rows(bf16_path)
+        bf16 = {(r["model"], r["scale"]): r["median_s"] for r in bf16_rows}
+    # The speed-up over the reference model at the same scale, so the prose never types a ratio.
+    reference = {r["scale"]: r["median_s"] for r in rows if r["model"] == SPEED_REFERENCE}
+    header = f"| model | scale | ms per 512x512 input | output MP/s | peak RSS (MB) | faster than {SPEED_REFERENCE} |"
+    lines = [header + (" bf16 ms | bf16 speed-up |" if bf16 else ""), "|---" * (6 + 2 * bool(bf16)) + "|"]
+    for r in rows:
+        figures = f"{1000 * r['median_s']:.0f} | {r['out_mp_per_s']:.2f} | {r['peak_rss_mb']:.0f}"
+        ratio = f"{reference[r['scale']] / r['median_s']:.1f}x" if r["scale"] in reference else "-"
+        line = f"| {r['model']} | x{r['scale']} | {figures} | {ratio} |"
+        if bf16:
+            fast = bf16.get((r["model"], r["scale"]))
+            line += f" {1000 * fast:.0f} | {r['median_s'] / fast:.1f}x |" if fast else " - | - |"
+        lines.append(line)
+    note = f"\nMeasured on {_machine(meta)}."
+    if bf16:
+        note += f" bf16 columns: {_machine(bf16_meta)}."
+    return "\n".join(lines) + "\n" + note
 
 
 BICUBIC = REPO / "benchmarks" / "results" / "bicubic.json"
@@ -211,6 +230,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true")
     parser.add_argument("--speed", type=Path, default=REPO / "benchmarks" / "results" / "upscale.json")
+    parser.add_argument(
+        "--speed-bf16", type=Path, default=REPO / "benchmarks" / "results" / "upscale_bf16.json", help="bf16 columns"
+    )
     parser.add_argument("--bicubic", action="store_true", help="measure the bicubic rows again")
     parser.add_argument("--data-root", default=None, help="for --bicubic (default: $GLSR_DATA)")
     args = parser.parse_args()
@@ -218,7 +240,7 @@ def main() -> int:
     new = replace_block(text, "results", results_table())
     new = replace_block(new, "bicubic", bicubic_table(args.bicubic, args.data_root))
     if "<!-- speed:start -->" in new:
-        new = replace_block(new, "speed", speed_table(args.speed))
+        new = replace_block(new, "speed", speed_table(args.speed, args.speed_bf16))
     doc = TRAINING_DOC.read_text()
     new_doc = replace_block(doc, "runs", runs_table())
     if args.check:

@@ -53,7 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--tile-overlap", type=int, help="context around each tile (default: the model's margin)")
     up.add_argument("--ensemble", action="store_true", help="x8 geometric self-ensemble")
     up.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    up.add_argument("--precision", default="fp32", choices=("fp32", "bf16"))
+    up.add_argument(
+        "--precision",
+        default="auto",
+        choices=("auto", "fp32", "bf16"),
+        help="network arithmetic (default auto: bf16 on a CPU with AMX for models measured to lose nothing by it)",
+    )
     up.add_argument("--overwrite", action="store_true", help="replace existing output files")
     up.add_argument("--max-pixels", type=float, help="refuse inputs with more megapixels than this")
     up.set_defaults(func=_upscale)

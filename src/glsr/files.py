@@ -401,7 +401,7 @@ def upscale(
     tile: int | None = None,
     tile_overlap: int | None = None,
     ensemble: bool = False,
-    precision: Precision = "fp32",
+    precision: Precision = "auto",
 ) -> Image.Image | np.ndarray:
     """Upscale one image with a model; the Python counterpart of ``glsr upscale``.
 
@@ -503,7 +503,7 @@ def upscale_files(
     tile_overlap: int | None = None,
     ensemble: bool = False,
     device: Device | str = "auto",
-    precision: Precision = "fp32",
+    precision: Precision = "auto",
     overwrite: bool = False,
     max_pixels: int | None = None,
 ) -> int:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +13,7 @@ import torch
 
 from glsr.models import MODELS, count_parameters, create_model, describe_defaults
 from glsr.models._spec import ModelSpec
-from glsr.weights import load_weights_file, save_weights
+from glsr.weights import load_weights_file, save_weights, sha256, weights_path
 
 CASES = [(name, scale) for name, spec in MODELS.items() for scale in spec.scales]
 LR_SIZE = (17, 23)
@@ -126,3 +128,36 @@ def test_exports_to_onnx_and_runs_the_same(name):
     (y_onnx,) = session.run(None, {"x": x.numpy()})
     with torch.no_grad():
         np.testing.assert_allclose(y_onnx, model(x).numpy(), rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", [n for n in MODELS if n != "bicubic"])
+def test_the_layers_that_touch_the_image_stay_float32_under_bf16_autocast(name):
+    # bf16 rounding of the image, going in or coming out, costs PSNR and SSIM (README, "bf16"): the
+    # first layer, which reads the image, and the output stay float32; the rest runs in bf16.
+    spec = MODELS[name]
+    model = _tiny(name, spec.scales[-1]).eval()
+    convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d | torch.nn.ConvTranspose2d)]
+    dtypes: dict[torch.nn.Module, torch.dtype] = {}
+    for conv in convs:
+        conv.register_forward_hook(lambda m, args, out: dtypes.__setitem__(m, out.dtype))
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        y = model(_input(spec, spec.scales[-1]))
+    assert y.dtype == torch.float32
+    assert dtypes[convs[0]] == torch.float32
+    assert torch.bfloat16 in dtypes.values()
+
+
+def test_bf16_auto_is_set_only_where_the_stored_measurement_backs_it():
+    # benchmarks/precision.py wrote these figures for the shipped weights; new weights need a new run.
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "precision.json"
+    rows = json.loads(path.read_text())["results"]
+    allowed = [spec for spec in MODELS.values() if spec.bf16_auto]
+    assert allowed
+    for spec in allowed:
+        mine = [r for r in rows if r["model"] == spec.name]
+        wanted = {(d, s) for d in ("Set5", "Set14", "BSD100") for s in spec.scales}
+        assert wanted <= {(r["dataset"], r["scale"]) for r in mine}, spec.name
+        for r in mine:
+            assert r["weights_sha256"] == sha256(weights_path(spec, r["scale"])), (spec.name, r["scale"])
+            assert r["psnr_bf16"] >= r["psnr_fp32"] - 0.01, r
+            assert r["ssim_bf16"] >= r["ssim_fp32"] - 0.0001, r

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from glsr.errors import BadArgument
-from glsr.models._layers import he_conv
+from glsr.models._layers import he_conv, outside_autocast
 from glsr.models._spec import ModelSpec
 
 
@@ -36,7 +36,7 @@ class EmbeddingNet(nn.Module):
         self.conv2 = he_conv(channels, channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.relu(self.conv2(torch.relu(self.conv1(x))))
+        return torch.relu(self.conv2(outside_autocast(lambda image: torch.relu(self.conv1(image)), x)))
 
 
 class InferenceNet(nn.Module):

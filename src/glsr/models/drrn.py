@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from glsr.errors import BadArgument
-from glsr.models._layers import he_conv
+from glsr.models._layers import he_conv, outside_autocast
 from glsr.models._spec import ModelSpec
 
 
@@ -77,12 +77,17 @@ class RecursiveBlock(nn.Module):
         super().__init__()
         self.pre_activation = PreActivation(in_channels, batch_norm, momentum)
         self.conv = he_conv(in_channels, channels)
+        # The first block reads the image, which stays float32 under autocast (see outside_autocast).
+        self.reads_image = in_channels == 1
         self.conv_a: nn.Conv2d | None = he_conv(channels, channels) if units > 0 else None
         self.conv_b: nn.Conv2d | None = he_conv(channels, channels) if units > 0 else None
         self.units = nn.ModuleList(ResidualUnit(channels, batch_norm, momentum) for _ in range(units))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h0 = self.conv(self.pre_activation(x))
+        if self.reads_image:
+            h0 = outside_autocast(lambda image: self.conv(self.pre_activation(image)), x)
+        else:
+            h0 = self.conv(self.pre_activation(x))
         h = h0
         if self.conv_a is not None and self.conv_b is not None:  # fixed at construction: U > 0
             for unit in self.units:

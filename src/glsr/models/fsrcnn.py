@@ -17,6 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from glsr.models._layers import outside_autocast
 from glsr.models._spec import ModelSpec
 
 PRELU_INIT = 0.25
@@ -96,8 +97,8 @@ class FSRCNN(nn.Module):
             self.deconvolution.weight[0, 0] = torch.outer(kernel, kernel)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.expanding(self.mapping(self.shrinking(self.feature_extraction(x))))
-        return self.deconvolution(h)
+        h = self.expanding(self.mapping(self.shrinking(outside_autocast(self.feature_extraction, x))))
+        return outside_autocast(self.deconvolution, h)
 
 
 def _build(scale: int, **kwargs: object) -> FSRCNN:

@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from glsr.models._layers import outside_autocast
 from glsr.models._spec import ModelSpec
 from glsr.resize import imresize
 
@@ -318,7 +319,7 @@ class GLADSR(nn.Module):
     def forward_with_intermediate(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """The final output ``y`` and ``[y_c]``, the coarse output of the basic SR net."""
         x_up = imresize(x, self.scale)
-        f_c = self.basic(self.fenet(x))
+        f_c = self.basic(outside_autocast(self.fenet, x))
         f_f = self.refine(f_c)
         y_c = self.alpha * x_up + self.beta * self.gate_coarse(self.upsampler(f_c))  # eq. 3
         beta_fine = self.beta if self.beta_fine is None else self.beta_fine
@@ -391,7 +392,7 @@ class FusedGLADSR(nn.Module):
         return fused
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        f_c = self.basic(self.fenet(x))
+        f_c = self.basic(outside_autocast(self.fenet, x))
         y = self.alpha * imresize(x, self.scale)
         for stage, f in ((self.coarse, f_c), (self.fine, self.refine(f_c))):
             t = self.deconv(f)
@@ -449,6 +450,7 @@ SPECS = (
         margin=receptive_margin(2, 4),  # 24
         global_context=True,
         default_for=(2, 3, 4),  # better than glrl on the held-out photos at each scale (README)
+        bf16_auto=True,  # benchmarks/results/precision.json
         description="GLADSR-L G2B4: the lightweight GLADSR, about 400K parameters",
     ),
     ModelSpec(

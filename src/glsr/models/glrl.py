@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from glsr.models._layers import he_conv
+from glsr.models._layers import he_conv, outside_autocast
 from glsr.models._spec import ModelSpec
 
 
@@ -35,7 +35,7 @@ class FeatureExtraction(nn.Module):
         self.conv2 = he_conv(channels, channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv2(self.act(self.conv1(x)))
+        return self.conv2(outside_autocast(lambda image: self.act(self.conv1(image)), x))
 
 
 class ResidualUnit(nn.Module):
@@ -191,6 +191,7 @@ SPEC = ModelSpec(
     test_kwargs={"channels": 8},
     margin=16,
     multiscale=True,
+    bf16_auto=True,  # benchmarks/results/precision.json
     # Not a default: gladsr_l beat it on the held-out photos at x2, x3 and x4 (README).
     description="GLRL: 3 local residual blocks (shallow + deep branch), weighted multi-output, 16 layers",
 )

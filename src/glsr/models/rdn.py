@@ -21,6 +21,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from glsr.models._layers import outside_autocast
 from glsr.models._spec import ModelSpec
 
 
@@ -79,7 +80,7 @@ class RDNTrunk(nn.Module):
         self.global_fusion = nn.Sequential(nn.Conv2d(blocks * channels, channels, 1), conv3x3(channels, channels))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        f_minus1 = self.shallow1(x)
+        f_minus1 = outside_autocast(self.shallow1, x)
         h = self.shallow2(f_minus1)
         outputs = []
         for block in self.blocks:
@@ -128,7 +129,7 @@ class RDN(nn.Module):
         self.reconstruction = conv3x3(channels, 3)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.reconstruction(self.upsampler(self.trunk(x)))
+        return outside_autocast(self.reconstruction, self.upsampler(self.trunk(x)))
 
 
 def receptive_margin(blocks: int, layers: int) -> int:

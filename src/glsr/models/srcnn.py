@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from glsr.models._layers import he_conv
+from glsr.models._layers import he_conv, outside_autocast
 from glsr.models._spec import ModelSpec
 
 
@@ -55,9 +55,9 @@ class SRCNN(nn.Module):
                     conv.weight[0, 0, k, k] = 1.0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = torch.relu(self.patch_extraction(x))
+        h = outside_autocast(lambda image: torch.relu(self.patch_extraction(image)), x)
         h = torch.relu(self.nonlinear_mapping(h))
-        return self.reconstruction(h)
+        return outside_autocast(self.reconstruction, h)
 
 
 def _build(scale: int, **kwargs: object) -> SRCNN:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from glsr.models._layers import outside_autocast
 from glsr.models._spec import ModelSpec
 from glsr.models.rdn import RDNTrunk, SubPixelConvolution, conv3x3, upsampling_factors
 
@@ -153,7 +154,7 @@ class GlobalReasoningReconstruction(nn.Module):
         nodes = self.reasoning(aggregate_nodes(self.projection(f_s), f_s, self.normalize))
         y_rrc = reproject(nodes.transpose(1, 2), self.reprojection(f_s))
         y_rs = self.gamma * y_rrc + f_s
-        return self.conv2(self.conv1(y_rs))
+        return outside_autocast(self.conv2, self.conv1(y_rs))
 
 
 class SRGRN(nn.Module):

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from glsr.errors import BadArgument
-from glsr.models._layers import he_conv
+from glsr.models._layers import he_conv, outside_autocast
 from glsr.models._spec import ModelSpec
 
 
@@ -41,8 +41,8 @@ class VDSR(nn.Module):
         self.layers = nn.ModuleList(he_conv(i, o) for i, o in itertools.pairwise(widths))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = x
-        for conv in self.layers[:-1]:
+        h = outside_autocast(lambda image: torch.relu(self.layers[0](image)), x)
+        for conv in self.layers[1:-1]:
             h = torch.relu(conv(h))
         return x + self.layers[-1](h)
 

@@ -1,0 +1,83 @@
+"""bf16 against fp32: what bfloat16 autocast costs a shipped model on the benchmark sets.
+
+Usage: python benchmarks/precision.py [--models gladsr_l,glrl] [--datasets Set5,Set14,BSD100]
+    [--scales 2,3,4] [--data-root DIR] [--json FILE]
+
+Runs ``glsr benchmark``'s measurement (``glsr.evaluate.evaluate``, each model's own protocol, BI) once
+in fp32 and once under bf16 autocast on the CPU, and prints both with the differences. ``glsr upscale
+--precision auto`` runs bf16 only for models whose descriptor sets ``bf16_auto``, which a test holds to
+these stored results (the weights' sha256 included): within 0.01 dB and 0.0001 SSIM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+from pathlib import Path
+
+from glsr.evaluate import evaluate
+from glsr.hardware import describe
+from glsr.models import MODELS, get_spec
+from glsr.weights import has_weights, sha256, weights_path
+
+
+def compare(model: str, datasets: list[str], scales: list[int], data_root: str | None) -> list[dict]:
+    """One row per dataset and scale: PSNR/SSIM in fp32 and in bf16."""
+    runs = {
+        precision: evaluate(
+            model, datasets=datasets, scales=scales, data_root=data_root, device="cpu", precision=precision
+        )
+        for precision in ("fp32", "bf16")
+    }
+    return [
+        {
+            "model": model,
+            "dataset": a.dataset,
+            "scale": a.scale,
+            "psnr_fp32": round(a.psnr, 4),
+            "psnr_bf16": round(b.psnr, 4),
+            "ssim_fp32": round(a.ssim, 5),
+            "ssim_bf16": round(b.ssim, 5),
+            "weights_sha256": sha256(weights_path(get_spec(model), a.scale)),
+        }
+        for a, b in zip(runs["fp32"], runs["bf16"], strict=True)
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default=None, help="comma-separated (default: every shipped model)")
+    parser.add_argument("--datasets", default="Set5,Set14,BSD100")
+    parser.add_argument("--scales", default="2,3,4")
+    parser.add_argument("--data-root", default=None)
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    datasets = args.datasets.split(",")
+    scales = [int(s) for s in args.scales.split(",")]
+    if args.models:
+        models = args.models.split(",")
+    else:
+        models = [n for n, spec in MODELS.items() if all(has_weights(spec, s) for s in scales)]
+    rows = []
+    print(f"# fp32 and bf16 autocast on {describe('cpu')}")
+    print(f"{'model':10} {'dataset':9} x  PSNR fp32    bf16   diff  SSIM fp32    bf16     diff")
+    for model in models:
+        for r in compare(model, datasets, scales, args.data_root):
+            rows.append(r)
+            print(
+                f"{model:10} {r['dataset']:9} {r['scale']}  {r['psnr_fp32']:9.2f} {r['psnr_bf16']:7.2f} "
+                f"{r['psnr_bf16'] - r['psnr_fp32']:+6.3f}  {r['ssim_fp32']:9.4f} {r['ssim_bf16']:7.4f} "
+                f"{r['ssim_bf16'] - r['ssim_fp32']:+8.5f}",
+                flush=True,
+            )
+    worst_psnr = min(r["psnr_bf16"] - r["psnr_fp32"] for r in rows)
+    worst_ssim = min(r["ssim_bf16"] - r["ssim_fp32"] for r in rows)
+    print(f"largest loss in bf16: PSNR {worst_psnr:+.3f} dB, SSIM {worst_ssim:+.5f}")
+    if args.json:
+        meta = {"measured_on": describe("cpu"), "date": datetime.date.today().isoformat()}
+        args.json.write_text(json.dumps({**meta, "results": rows}, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
