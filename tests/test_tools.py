@@ -164,6 +164,13 @@ def test_compare_models_pairs_photos_by_model_and_scale(tmp_path, capsys, monkey
         files[-1].write_text(json.dumps({"model": model, "results": results}))
     table = compare.heldout_psnr(files)
     assert table == {("a", 2): {"p": 30.0, "q": 20.0}, ("b", 2): {"p": 29.5, "q": 20.25}}
+    # A bf16 run of the same model is kept apart from the fp32 figures.
+    files.append(tmp_path / "a_bf16.json")
+    files[-1].write_text(
+        json.dumps({"model": "a", "precision": "bf16", "results": [{"photo": "p", "scale": 2, "psnr": 1}]})
+    )
+    assert compare.heldout_psnr(files) == table
+    assert compare.heldout_psnr(files, "bf16") == {("a", 2): {"p": 1}}
     monkeypatch.setattr(compare, "benchmark_psnr", lambda model, scale: {"Set5": 37.0 if model == "a" else 36.9})
     monkeypatch.setattr("sys.argv", ["compare_models", "a", "b", "--scales", "2", "--heldout", *map(str, files)])
     compare.main()

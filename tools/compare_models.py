@@ -26,11 +26,17 @@ def benchmark_psnr(model: str, scale: int) -> dict[str, float]:
     return {r["dataset"]: r["psnr"] for r in manifest["results"] if r["scale"] == scale}
 
 
-def heldout_psnr(files: list[Path]) -> dict[tuple[str, int], dict[str, float]]:
-    """PSNR per photo, keyed by (model, scale), from ``benchmarks/heldout.py`` JSON files."""
+def heldout_psnr(files: list[Path], precision: str = "fp32") -> dict[tuple[str, int], dict[str, float]]:
+    """PSNR per photo, keyed by (model, scale), from ``benchmarks/heldout.py`` JSON files.
+
+    Only files measured in ``precision`` count (files from before the field existed are fp32), so a
+    glob over the results folder does not mix fp32 and bf16 figures.
+    """
     table: dict[tuple[str, int], dict[str, float]] = {}
     for file in files:
         stored = json.loads(file.read_text())
+        if stored.get("precision", "fp32") != precision:
+            continue
         for r in stored["results"]:
             table.setdefault((stored["model"], r["scale"]), {})[r["photo"]] = r["psnr"]
     return table
@@ -42,8 +48,9 @@ def main() -> int:
     parser.add_argument("second")
     parser.add_argument("--scales", default="2,3,4")
     parser.add_argument("--heldout", type=Path, nargs="*", default=[])
+    parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16"), help="of the held-out files to use")
     args = parser.parse_args()
-    heldout = heldout_psnr(args.heldout)
+    heldout = heldout_psnr(args.heldout, args.precision)
     for scale in (int(s) for s in args.scales.split(",")):
         a, b = benchmark_psnr(args.first, scale), benchmark_psnr(args.second, scale)
         deltas = ", ".join(f"{d} {a[d] - b[d]:+.2f}" for d in a if d in b)
