@@ -29,11 +29,23 @@ def test_models_json(capsys):
     records = json.loads(capsys.readouterr().out)
     assert [r["name"] for r in records] == list(MODELS)
     for record in records:
-        assert set(record) == {"name", "paper", "input", "protocol", "scales", "params", "weights", "default_for"}
+        keys = {"name", "paper", "input", "protocol", "scales", "params", "weights", "default_for", "bf16_auto"}
+        assert set(record) == keys
         assert record["input"] in ("luma-interpolated", "luma-lowres", "rgb-lowres")
         assert set(record["params"]) == set(record["weights"]) == {str(s) for s in record["scales"]}
     drrn = next(r for r in records if r["name"] == "drrn_b1u9")
     assert drrn["params"]["2"] == 302_467
+    assert {r["name"] for r in records if r["bf16_auto"]} == {n for n, spec in MODELS.items() if spec.bf16_auto}
+
+
+def test_a_closed_pipe_ends_quietly():
+    # glsr models | head: the reader closes the pipe before glsr writes (it is still importing torch).
+    proc = subprocess.Popen([sys.executable, "-m", "glsr", "models"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141
+    assert err == ""
 
 
 def test_benchmark_json_output(capsys, data_root, tmp_path):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 from collections.abc import Sequence
@@ -192,6 +193,7 @@ def _models(args: argparse.Namespace) -> int:
                 "params": {str(s): count_parameters(create_model(spec.name, s)) for s in spec.scales},
                 "weights": {str(s): has_weights(spec, s) for s in spec.scales},
                 "default_for": list(spec.default_for),
+                "bf16_auto": spec.bf16_auto,
             }
         )
     if args.json:
@@ -221,3 +223,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("glsr: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (glsr models | head). Point stdout at /dev/null so that the flush at
+        # exit does not fail again, and exit as a process stopped by SIGPIPE would.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
