@@ -1,12 +1,14 @@
 """bf16 against fp32: what bfloat16 autocast costs a shipped model on the benchmark sets.
 
 Usage: python benchmarks/precision.py [--models gladsr_l,glrl] [--datasets Set5,Set14,BSD100]
-    [--scales 2,3,4] [--data-root DIR] [--json FILE]
+    [--scales 2,3,4] [--data-root DIR] [--json FILE [--update]]
 
 Runs ``glsr benchmark``'s measurement (``glsr.evaluate.evaluate``, each model's own protocol, BI) once
 in fp32 and once under bf16 autocast on the CPU, and prints both with the differences. ``glsr upscale
 --precision auto`` runs bf16 only for models whose descriptor sets ``bf16_auto``, which a test holds to
-these stored results (the weights' sha256 included): within 0.01 dB and 0.0001 SSIM.
+these stored results (the weights' sha256 included): within 0.01 dB and 0.0001 SSIM. ``--update``
+measures only the given models and replaces their rows in the stored file, keeping the others; each
+row records the CPU and the date it was measured on.
 """
 
 from __future__ import annotations
@@ -45,6 +47,18 @@ def compare(model: str, datasets: list[str], scales: list[int], data_root: str |
     ]
 
 
+def merge(stored: dict, new: list[dict]) -> list[dict]:
+    """The stored file's rows of the models not in ``new``, then ``new``.
+
+    Files written before ``--update`` existed hold the CPU and date once, at the top; the kept rows
+    take them along.
+    """
+    measured = {r["model"] for r in new}
+    stamp = {k: stored[k] for k in ("measured_on", "date") if k in stored}
+    kept = [{**stamp, **r} for r in stored["results"] if r["model"] not in measured]
+    return kept + new
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default=None, help="comma-separated (default: every shipped model)")
@@ -52,7 +66,10 @@ def main() -> None:
     parser.add_argument("--scales", default="2,3,4")
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--update", action="store_true", help="replace only these models' rows in the --json file")
     args = parser.parse_args()
+    if args.update and not (args.json and args.json.is_file()):
+        parser.error("--update needs an existing --json file")
     datasets = args.datasets.split(",")
     scales = [int(s) for s in args.scales.split(",")]
     if args.models:
@@ -60,11 +77,12 @@ def main() -> None:
     else:
         models = [n for n, spec in MODELS.items() if all(has_weights(spec, s) for s in scales)]
     rows = []
+    stamp = {"measured_on": describe("cpu"), "date": datetime.date.today().isoformat()}
     print(f"# fp32 and bf16 autocast on {describe('cpu')}")
     print(f"{'model':10} {'dataset':9} x  PSNR fp32    bf16   diff  SSIM fp32    bf16     diff")
     for model in models:
         for r in compare(model, datasets, scales, args.data_root):
-            rows.append(r)
+            rows.append({**r, **stamp})
             print(
                 f"{model:10} {r['dataset']:9} {r['scale']}  {r['psnr_fp32']:9.2f} {r['psnr_bf16']:7.2f} "
                 f"{r['psnr_bf16'] - r['psnr_fp32']:+6.3f}  {r['ssim_fp32']:9.4f} {r['ssim_bf16']:7.4f} "
@@ -75,8 +93,9 @@ def main() -> None:
     worst_ssim = min(r["ssim_bf16"] - r["ssim_fp32"] for r in rows)
     print(f"largest loss in bf16: PSNR {worst_psnr:+.3f} dB, SSIM {worst_ssim:+.5f}")
     if args.json:
-        meta = {"measured_on": describe("cpu"), "date": datetime.date.today().isoformat()}
-        args.json.write_text(json.dumps({**meta, "results": rows}, indent=1) + "\n")
+        if args.update:
+            rows = merge(json.loads(args.json.read_text()), rows)
+        args.json.write_text(json.dumps({"results": rows}, indent=1) + "\n")
 
 
 if __name__ == "__main__":

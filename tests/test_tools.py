@@ -183,3 +183,18 @@ def test_compare_models_reads_the_shipped_manifests():
     manifest = json.loads((REPO / "src/glsr/weights/glrl.json").read_text())
     assert psnr == {r["dataset"]: r["psnr"] for r in manifest["results"] if r["scale"] == 3}
     assert set(psnr) == {"Set5", "Set14", "BSD100", "Urban100"}
+
+
+def test_precision_update_replaces_only_the_measured_models_rows():
+    from benchmarks.precision import merge
+
+    stored = {
+        "measured_on": "old cpu",
+        "date": "2026-12-01",
+        "results": [{"model": "a", "psnr_bf16": 1.0}, {"model": "b", "psnr_bf16": 2.0}],
+    }
+    new = [{"model": "b", "psnr_bf16": 3.0, "measured_on": "new cpu", "date": "2026-12-02"}]
+    assert merge(stored, new) == [
+        {"model": "a", "psnr_bf16": 1.0, "measured_on": "old cpu", "date": "2026-12-01"},
+        *new,
+    ]
