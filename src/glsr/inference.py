@@ -55,7 +55,7 @@ def resolve_device(device: Device | str) -> torch.device:
 def resolve_precision(precision: Precision | str, device: torch.device, spec: ModelSpec) -> Literal["fp32", "bf16"]:
     """``auto`` picks bf16 for a model whose descriptor allows it (``bf16_auto``) on a CPU with AMX.
 
-    On the 2-core AMX Xeon, bf16 autocast upscaled GLRL and GLADSR-L 1.8-3.5x faster than fp32, within
+    On the 2-core AMX Xeon, bf16 autocast upscaled VDSR, GLRL and GLADSR-L 1.9-4.2x faster than fp32, within
     0.003 dB and 0.00003 SSIM of fp32 on Set5, Set14 and BSD100 (README, "bf16"). A CPU with only
     AVX-512 BF16 ran bf16 no faster than fp32, and on a GPU it has not been measured, so both keep fp32.
     """

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+from pathlib import Path
+
 import pytest
 
 from glsr.errors import BadArgument
@@ -26,6 +30,20 @@ def test_every_recipe_parses_and_resolves(name):
     assert cfg.iterations > 0 and cfg.batch_size > 0
     assert cfg.paper  # every recipe names its paper
     assert cfg.name == name
+
+
+def test_a_recipe_starts_only_from_weights_in_the_repository():
+    # A fresh clone must be able to run every recipe, so an `init` names a committed file
+    # (runs/README.md); runs/ is git-ignored, so existing here is not enough.
+    repo = Path(__file__).resolve().parents[2]
+    tracked = None
+    if (repo / ".git").exists() and shutil.which("git"):
+        tracked = subprocess.run(["git", "ls-files"], cwd=repo, capture_output=True, text=True).stdout.split()
+    for name in recipe_names():
+        init = load_config(name).init
+        if init:
+            assert (repo / init).is_file(), (name, init)
+            assert tracked is None or init in tracked, (name, init)
 
 
 def test_residual_family_follows_the_drrn_solver():
