@@ -113,3 +113,14 @@ def test_margin_is_the_receptive_radius():
     model(x)[0, 0, 10, 10].backward()
     rows, cols = torch.nonzero(x.grad[0, 0], as_tuple=True)
     assert max(int((rows - 10).abs().max()), int((cols - 10).abs().max())) == model.depth == 6
+
+
+def test_zero_init_starts_as_the_identity_and_still_learns():
+    torch.manual_seed(0)
+    model = DRRN(units=2, channels=8, zero_init=True)
+    x = torch.rand(2, 1, 12, 12)
+    assert torch.equal(model(x), x)  # eq. 9 with a zero residual
+    assert not torch.equal(DRRN(units=2, channels=8)(x), x)
+    loss = (model(x) - x.flip(-1)).square().mean()
+    loss.backward()
+    assert model.reconstruction.weight.grad.abs().sum() > 0  # the zero layer is trained
