@@ -16,6 +16,7 @@ import datetime
 import json
 import tempfile
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 import torch
@@ -24,7 +25,7 @@ from PIL import Image
 from glsr.cli import main as glsr_main
 from glsr.data import list_images, load_image, luminance, modcrop
 from glsr.hardware import describe
-from glsr.inference import resolve_precision
+from glsr.inference import Precision, resolve_precision
 from glsr.metrics import psnr
 from glsr.models import get_spec
 from glsr.resize import imresize
@@ -81,7 +82,7 @@ def main() -> None:
     parser.add_argument("--scales", default="2,3,4")
     parser.add_argument("--crop", type=int, default=None)
     parser.add_argument("--folder", type=Path, default=FOLDER)
-    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"), help="as glsr upscale's")
+    parser.add_argument("--precision", default="auto", choices=get_args(Precision), help="as glsr upscale's")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     results = []

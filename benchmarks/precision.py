@@ -78,7 +78,7 @@ def main() -> None:
         models = [n for n, spec in MODELS.items() if all(has_weights(spec, s) for s in scales)]
     rows = []
     stamp = {"measured_on": describe("cpu"), "date": datetime.date.today().isoformat()}
-    print(f"# fp32 and bf16 autocast on {describe('cpu')}")
+    print(f"# fp32 and bf16 autocast on {stamp['measured_on']}")
     print(f"{'model':10} {'dataset':9} x  PSNR fp32    bf16   diff  SSIM fp32    bf16     diff")
     for model in models:
         for r in compare(model, datasets, scales, args.data_root):

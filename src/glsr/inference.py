@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 import torch
@@ -59,7 +59,7 @@ def resolve_precision(precision: Precision | str, device: torch.device, spec: Mo
     0.003 dB and 0.00003 SSIM of fp32 on Set5, Set14 and BSD100 (README, "bf16"). A CPU with only
     AVX-512 BF16 ran bf16 no faster than fp32, and on a GPU it has not been measured, so both keep fp32.
     """
-    if precision not in ("fp32", "bf16", "auto"):
+    if precision not in get_args(Precision):
         raise BadArgument(f"unknown precision {precision!r}; choose auto, fp32 or bf16")
     if precision == "auto":
         return "bf16" if spec.bf16_auto and device.type == "cpu" and bf16_units() == "AMX" else "fp32"
