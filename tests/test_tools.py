@@ -198,3 +198,60 @@ def test_precision_update_replaces_only_the_measured_models_rows():
         {"model": "a", "psnr_bf16": 1.0, "measured_on": "old cpu", "date": "2026-12-01"},
         *new,
     ]
+
+
+def test_a_stopped_export_resumes_with_the_rows_it_had_measured(tmp_path, monkeypatch):
+    import sys
+
+    import pytest
+
+    from glsr.evaluate import Result
+    from glsr.models import create_model
+    from glsr.weights import save_weights
+
+    export = _tool("export_weights")
+    run = tmp_path / "run"
+    run.mkdir()
+    save_weights(create_model("srcnn", 2), run / "model.safetensors")
+    info = {"model": "srcnn", "scales": [2], "recipe": {"name": "srcnn"}, "training_set": "T91"}
+    info |= {"training_images": 91, "iterations": 10, "complete": True, "hardware": "cpu", "wall_seconds": 1.0}
+    (run / "model.json").write_text(json.dumps(info | {"git_commit": "abc"}))
+    shipped = tmp_path / "weights"
+    monkeypatch.setattr(export, "WEIGHTS_DIR", shipped)
+    monkeypatch.setattr(export, "weights_path", lambda spec, scale: shipped / f"{spec.weights_stem(scale)}.safetensors")
+    monkeypatch.setattr(export, "describe", lambda device: "test machine")
+    calls: list[str] = []
+
+    def fake_evaluate(model, datasets, scales, stop_at=None, **kwargs):
+        if len(calls) == stop_at:
+            raise KeyboardInterrupt
+        calls.append(datasets[0])
+        return [Result(model, datasets[0], scales[0], "BI", "luma", 30.0 + len(calls), 0.9, 5)]
+
+    def export_main(*extra, stop_at=None):
+        monkeypatch.setattr(export, "evaluate", lambda *a, **k: fake_evaluate(*a, stop_at=stop_at, **k))
+        argv = ["export_weights.py", str(run), "--datasets", "Set5,Set14,BSD100", *extra]
+        monkeypatch.setattr(sys, "argv", argv)
+        return export.main()
+
+    with pytest.raises(KeyboardInterrupt):
+        export_main(stop_at=2)
+    stopped = json.loads((shipped / "srcnn_x2.json").read_text())
+    assert [r["dataset"] for r in stopped["results"]] == ["Set5", "Set14"]
+    assert stopped["measured"]["complete"] is False
+    assert not list(shipped.glob("*.partial"))
+
+    export_main("--resume")
+    resumed = json.loads((shipped / "srcnn_x2.json").read_text())
+    assert calls == ["Set5", "Set14", "BSD100"]  # only the missing row was measured again
+    rows = [(r["dataset"], r["psnr"]) for r in resumed["results"]]
+    assert rows == [("Set5", 31.0), ("Set14", 32.0), ("BSD100", 33.0)]
+    assert resumed["measured"]["complete"] is True
+    assert resumed["measured"]["on"] == "test machine"
+
+    export_main()  # without --resume every row is measured again
+    assert calls[3:] == ["Set5", "Set14", "BSD100"]
+
+    save_weights(create_model("srcnn", 2), run / "model.safetensors")  # new weights, old manifest
+    with pytest.raises(SystemExit, match="describes another file"):
+        export_main("--resume")

@@ -35,6 +35,7 @@ def test_shipped_file_matches_its_manifest_and_loads_strictly(path):
             assert (dataset, scale) in datasets
     for record in manifest["results"]:
         assert record["command"].startswith(f"glsr benchmark --model {spec.name} ")
+    assert manifest["measured"].get("complete", True), "an export stopped before it measured every row"
     for scale in manifest["scales"]:
         create_model(spec.name, scale, pretrained=True)
 

@@ -2,12 +2,17 @@
 
 Usage:
     python tools/export_weights.py RUN_DIR [--scales 2,3,4] [--datasets Set5,Set14,BSD100,Urban100]
-        [--data-root DIR] [--device cpu] [--notes TEXT]
+        [--data-root DIR] [--device cpu] [--notes TEXT] [--resume]
 
 RUN_DIR holds ``model.safetensors`` and ``model.json`` from ``glsr train``. The file is copied to
 ``src/glsr/weights/<model>[_x<scale>].safetensors``; then every figure in the manifest is measured here,
 on the copied file, by the same code ``glsr benchmark`` runs, and the manifest records the command that
 reproduces each figure. No figure is typed by hand.
+
+The manifest is rewritten after every dataset and scale, so a stopped export loses at most the figure
+it was measuring; ``--resume`` keeps the rows of a manifest written for the same file (same sha256) and
+measures the rest. A deep network's fp32 Urban100 rows take hours on a small CPU, and may be finished
+by another session or machine; each row names the machine it was measured on.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import shutil
 import sys
 import time
@@ -88,6 +94,23 @@ def _shipped_stages(manifest_path: Path, record: dict) -> list[dict]:
     return [*training.get("earlier_stages", []), own]
 
 
+def write_atomically(path: Path, text: str) -> None:
+    """Replace ``path`` in one step, so a kill leaves the old manifest or the new one, never half of one."""
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text)
+    os.replace(partial, path)
+
+
+def kept_rows(manifest_path: Path, digest: str) -> tuple[list[dict], float]:
+    """The rows and measuring seconds of an earlier export of the same file, for ``--resume``."""
+    if not manifest_path.is_file():
+        return [], 0.0
+    earlier = json.loads(manifest_path.read_text())
+    if earlier.get("sha256") != digest:
+        raise SystemExit(f"--resume: {manifest_path} describes another file; export without --resume")
+    return earlier.get("results", []), earlier.get("measured", {}).get("seconds", 0.0)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", type=Path)
@@ -96,6 +119,7 @@ def main() -> int:
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--notes", default="", help="what these weights are, in a sentence")
+    parser.add_argument("--resume", action="store_true", help="keep the rows an earlier export of this file measured")
     args = parser.parse_args()
 
     info = json.loads((args.run / "model.json").read_text())
@@ -109,10 +133,13 @@ def main() -> int:
     from glsr.models import create_model
 
     load_weights_file(create_model(spec.name, scales[0]), source)
+    manifest_path = target.with_suffix(".json")
+    digest = sha256(source)
+    kept, seconds_before = kept_rows(manifest_path, digest) if args.resume else ([], 0.0)
     WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source, target)
-    digest = sha256(target)
-    manifest_path = target.with_suffix(".json")
+    if sha256(target) != digest:
+        raise SystemExit(f"{target} does not match {source} after copying")
     manifest = {
         "model": spec.name,
         "file": target.name,
@@ -137,44 +164,60 @@ def main() -> int:
         },
         "results": [],
     }
-    # A provisional manifest with the checksum, so the shipped-weights loader accepts the file.
-    manifest_path.write_text(json.dumps(manifest, indent=1) + "\n")
     measured_on = describe(args.device)
     started = time.monotonic()
-    for dataset in args.datasets.split(","):
-        for scale in scales:
-            (result,) = evaluate(
-                spec.name,
-                datasets=[dataset],
-                scales=[scale],
-                data_root=args.data_root,
-                device=args.device,
-                progress=True,
-            )
-            paper = published_figure(spec.name, dataset, scale)
-            manifest["results"].append(
-                {
-                    "dataset": dataset,
-                    "scale": scale,
-                    "degradation": "BI",
-                    "protocol": result.protocol,
-                    "psnr": round(result.psnr, 4),
-                    "ssim": round(result.ssim, 5),
-                    "images": result.images,
-                    "paper_psnr": paper[0] if paper else None,
-                    "paper_ssim": paper[1] if paper else None,
-                    "command": f"glsr benchmark --model {spec.name} --datasets {dataset} --scales {scale}",
-                }
-            )
-            print(f"{dataset} x{scale}: {result.psnr:.2f} dB / {result.ssim:.4f}", file=sys.stderr)
-    manifest["measured"] = {
-        "on": measured_on,
-        "device": args.device,
-        "date": datetime.date.today().isoformat(),
-        "seconds": round(time.monotonic() - started, 1),
-    }
-    assert sha256(target) == digest
-    manifest_path.write_text(json.dumps(manifest, indent=1) + "\n")
+    wanted = [(d, s) for d in args.datasets.split(",") for s in scales]
+    done = {(r["dataset"], r["scale"]): r for r in kept}
+    manifest["results"] = [done[key] for key in wanted if key in done]
+
+    def save(complete: bool) -> None:
+        # Written after every row (and first with only the checksum, so the shipped-weights loader
+        # accepts the file while it is measured).
+        manifest["results"].sort(key=lambda r: wanted.index((r["dataset"], r["scale"])))
+        machines = list(dict.fromkeys(r.get("measured_on", measured_on) for r in manifest["results"]))
+        manifest["measured"] = {
+            "on": "; ".join(machines) or measured_on,
+            "device": args.device,
+            "date": datetime.date.today().isoformat(),
+            "seconds": round(seconds_before + time.monotonic() - started, 1),
+            "complete": complete,
+        }
+        write_atomically(manifest_path, json.dumps(manifest, indent=1) + "\n")
+
+    save(complete=False)
+    for dataset, scale in wanted:
+        if (dataset, scale) in done:
+            print(f"{dataset} x{scale}: kept from the earlier export", file=sys.stderr)
+            continue
+        (result,) = evaluate(
+            spec.name,
+            datasets=[dataset],
+            scales=[scale],
+            data_root=args.data_root,
+            device=args.device,
+            progress=True,
+        )
+        paper = published_figure(spec.name, dataset, scale)
+        manifest["results"].append(
+            {
+                "dataset": dataset,
+                "scale": scale,
+                "degradation": "BI",
+                "protocol": result.protocol,
+                "psnr": round(result.psnr, 4),
+                "ssim": round(result.ssim, 5),
+                "images": result.images,
+                "paper_psnr": paper[0] if paper else None,
+                "paper_ssim": paper[1] if paper else None,
+                "command": f"glsr benchmark --model {spec.name} --datasets {dataset} --scales {scale}",
+                "measured_on": measured_on,
+            }
+        )
+        save(complete=False)
+        print(f"{dataset} x{scale}: {result.psnr:.2f} dB / {result.ssim:.4f}", file=sys.stderr)
+    if sha256(target) != digest:
+        raise SystemExit(f"{target} changed while it was measured")
+    save(complete=True)
     print(f"wrote {target} and {manifest_path}")
     return 0
 
