@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import os
 import shutil
 import sys
 import time
@@ -28,6 +27,7 @@ from pathlib import Path
 
 from glsr.data import BENCHMARKS
 from glsr.evaluate import evaluate, published_figure
+from glsr.files import write_text
 from glsr.hardware import describe
 from glsr.models import get_spec
 from glsr.weights import WEIGHTS_DIR, load_weights_file, sha256, weights_path
@@ -92,13 +92,6 @@ def _shipped_stages(manifest_path: Path, record: dict) -> list[dict]:
         "weights_sha256": record["sha256"],
     }
     return [*training.get("earlier_stages", []), own]
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Replace ``path`` in one step, so a kill leaves the old manifest or the new one, never half of one."""
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(text)
-    os.replace(partial, path)
 
 
 def kept_rows(manifest_path: Path, digest: str) -> tuple[list[dict], float]:
@@ -182,7 +175,7 @@ def main() -> int:
             "seconds": round(seconds_before + time.monotonic() - started, 1),
             "complete": complete,
         }
-        write_atomically(manifest_path, json.dumps(manifest, indent=1) + "\n")
+        write_text(manifest_path, json.dumps(manifest, indent=1) + "\n")  # a kill leaves a whole file
 
     save(complete=False)
     for dataset, scale in wanted:
