@@ -45,6 +45,10 @@ def test_export_lists_every_earlier_stage_oldest_first(tmp_path):
     assert [s["recipe"] for s in stages] == ["first", "second"]
     assert [s["weights_sha256"] for s in stages] == ["1", "2"]
     assert stages[1]["wall_seconds"] == b["wall_seconds"]
+    assert "hardware_seconds" not in stages[0]  # a run written before machines were recorded
+    b["hardware_seconds"] = {"1 x NVIDIA H200": 100.0, "1 x AMD EPYC": 20.0}
+    (tmp_path / "b" / "model.json").write_text(json.dumps(b))
+    assert export.earlier_stages(c)[1]["hardware_seconds"] == b["hardware_seconds"]
     # A start from a file outside a run folder ends the chain; no start, no stages.
     assert export.earlier_stages({"initialised_from": {"file": str(tmp_path / "x.safetensors"), "sha256": "3"}}) == []
     assert export.earlier_stages({}) == []
@@ -82,6 +86,12 @@ def test_tables_count_every_stage_of_the_cost_and_schedule():
     assert tables._schedule(manifest) == "fast (12,000 iterations) then refine (3,600 iterations)"
     del manifest["training"]["earlier_stages"]
     assert tables._training_cost(manifest) == "0 GPU-min (CPU, 0.5 h)"
+    # A run resumed across machines counts its GPU chunks as GPU minutes and the rest as CPU hours.
+    gpu, cpu = "1 x NVIDIA H200 (cuda)", "1 x AMD EPYC, 2 threads"
+    manifest["training"] |= {"hardware": f"{gpu} / {cpu}", "hardware_seconds": {gpu: 1_200.0, cpu: 600.0}}
+    assert tables._training_cost(manifest) == "20 GPU-min + CPU 0.2 h"
+    manifest["training"]["hardware_seconds"] = {gpu: 1_800.0}
+    assert tables._training_cost(manifest) == "30 GPU-min"
 
 
 def test_speed_table_names_the_cpu_and_its_bf16_units(tmp_path):

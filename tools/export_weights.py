@@ -57,6 +57,7 @@ def earlier_stages(info: dict) -> list[dict]:
                 "run": str(run_info.parent),
                 "iterations": earlier["iterations"],
                 "hardware": earlier["hardware"],
+                **_machines(earlier),
                 "wall_seconds": earlier["wall_seconds"],
                 "git_commit": earlier["git_commit"],
                 "weights_sha256": record["sha256"],
@@ -64,6 +65,11 @@ def earlier_stages(info: dict) -> list[dict]:
         )
         record = earlier.get("initialised_from")
     return stages
+
+
+def _machines(info: dict) -> dict:
+    """The wall seconds per machine of a run resumed across machines, where its ``model.json`` has them."""
+    return {"hardware_seconds": info["hardware_seconds"]} if "hardware_seconds" in info else {}
 
 
 def _beside(file: Path, name: str) -> Path:
@@ -150,6 +156,7 @@ def main() -> int:
             "iterations": info["iterations"],
             "complete": info["complete"],
             "hardware": info["hardware"],
+            **_machines(info),
             "wall_seconds": info["wall_seconds"],
             "git_commit": info["git_commit"],
             "initialised_from": info.get("initialised_from"),

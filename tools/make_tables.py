@@ -45,11 +45,21 @@ def _stages(manifest: dict) -> list[dict]:
     return [*training.get("earlier_stages", []), training]
 
 
+def _on_gpu(hardware: str) -> bool:
+    where = hardware.lower()
+    return any(word in where for word in ("cuda", "nvidia", " h100", " h200"))
+
+
 def _gpu_minutes(stage: dict) -> float:
-    """Wall minutes of a stage trained on a GPU; 0 for a CPU stage."""
-    where = stage["hardware"].lower()
-    on_gpu = any(word in where for word in ("cuda", "nvidia", " h100", " h200"))
-    return stage["wall_seconds"] / 60 if on_gpu else 0.0
+    """Wall minutes a stage spent on a GPU; a run resumed across machines counts only its GPU chunks."""
+    if "hardware_seconds" in stage:
+        return sum(s for name, s in stage["hardware_seconds"].items() if _on_gpu(name)) / 60
+    return stage["wall_seconds"] / 60 if _on_gpu(stage["hardware"]) else 0.0
+
+
+def _machine_names(stage: dict) -> list[str]:
+    """The machines a stage ran on, in order."""
+    return list(stage["hardware_seconds"]) if "hardware_seconds" in stage else [stage["hardware"]]
 
 
 def _total_gpu_minutes(manifest: dict) -> float:
@@ -59,9 +69,9 @@ def _total_gpu_minutes(manifest: dict) -> float:
 
 def _training_cost(manifest: dict) -> str:
     gpu = _total_gpu_minutes(manifest)
-    cpu_hours = sum(t["wall_seconds"] for t in _stages(manifest) if not _gpu_minutes(t)) / 3600
+    cpu_hours = max(0.0, sum(t["wall_seconds"] - 60 * _gpu_minutes(t) for t in _stages(manifest)) / 3600)
     if gpu:
-        return f"{gpu:.0f} GPU-min" + (f" + CPU {cpu_hours:.1f} h" if cpu_hours else "")
+        return f"{gpu:.0f} GPU-min" + (f" + CPU {cpu_hours:.1f} h" if round(cpu_hours, 1) else "")
     return f"0 GPU-min (CPU, {cpu_hours:.1f} h)"
 
 
@@ -184,7 +194,7 @@ def runs_table() -> str:
         hours = sum(stage["wall_seconds"] for stage in stages) / 3600
         recipes = " + ".join(f"`{stage['recipe']}`" for stage in stages)
         iterations = " + ".join(f"{stage['iterations']:,}" for stage in stages)
-        hardware = " / ".join(dict.fromkeys(stage["hardware"] for stage in stages))
+        hardware = " / ".join(dict.fromkeys(name for stage in stages for name in _machine_names(stage)))
         row = [_stem(m), recipes, iterations, hardware, f"{hours:.1f} h", f"{gpu:.0f}"]
         lines.append("| " + " | ".join([*row, figures, link]) + " |")
     return "\n".join(lines)

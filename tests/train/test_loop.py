@@ -120,6 +120,30 @@ def test_stopping_and_resuming_is_bit_exact(tiny_root, tmp_path):
     assert [int(r.split(",")[0]) for r in log[1:]] == [2, 4, 5, 6, 8, 10, 12]
 
 
+def test_a_run_resumed_on_another_machine_keeps_each_machines_wall_time(tiny_root, tmp_path, monkeypatch):
+    from glsr.train import loop
+
+    out = tmp_path / "run"
+    monkeypatch.setattr(loop, "hardware", lambda device, world: "1 x NVIDIA H200 (cuda)")
+    train(_cfg(), out, device="cpu", data_root=str(tiny_root), progress=False, max_iterations=5)
+    first = loop.machines_of(load_checkpoint(out / "last.ckpt"))
+    assert list(first) == ["1 x NVIDIA H200 (cuda)"]
+    monkeypatch.setattr(loop, "hardware", lambda device, world: "1 x Some CPU, 2 threads")
+    train(_cfg(), out, resume=True, device="cpu", data_root=str(tiny_root), progress=False)
+    info = json.loads((out / "model.json").read_text())
+    assert info["hardware"] == "1 x NVIDIA H200 (cuda) / 1 x Some CPU, 2 threads"
+    seconds = info["hardware_seconds"]
+    assert seconds["1 x NVIDIA H200 (cuda)"] == pytest.approx(first["1 x NVIDIA H200 (cuda)"], abs=0.1)
+    assert sum(seconds.values()) == pytest.approx(info["wall_seconds"], abs=0.2)
+
+
+def test_a_checkpoint_without_machines_counts_its_time_as_unrecorded():
+    from glsr.train.loop import UNRECORDED, machines_of
+
+    assert machines_of({"seconds": 12.5}) == {UNRECORDED: 12.5}
+    assert machines_of({"seconds": 0.0}) == {}
+
+
 def test_resume_refuses_a_different_recipe_and_a_fresh_run_refuses_an_old_folder(tiny_root, tmp_path):
     from glsr.errors import BadArgument
 

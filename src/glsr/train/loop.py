@@ -186,6 +186,20 @@ def hardware(device: torch.device, world: int) -> str:
     return f"{world} x {describe(device)}"
 
 
+UNRECORDED = "earlier chunks (machine not recorded)"
+
+
+def machines_of(checkpoint: dict[str, Any]) -> dict[str, float]:
+    """Wall seconds per machine before this chunk: ``{hardware: seconds}``.
+
+    Checkpoints written before machines were recorded count their seconds as :data:`UNRECORDED`.
+    """
+    if "machines" in checkpoint:
+        return {str(k): float(v) for k, v in json.loads(checkpoint["machines"]).items()}
+    seconds = float(checkpoint["seconds"])
+    return {UNRECORDED: seconds} if seconds else {}
+
+
 class _Log:
     """``log.csv`` (truncated to the checkpoint on resume) and TensorBoard scalars when available."""
 
@@ -379,11 +393,13 @@ def _train(
         initialised = _initialise(model, Path(cfg.init)) if cfg.init else None
     start = 0
     wall_before = 0.0
+    machines_before: dict[str, float] = {}
     if checkpoint is not None:
         model.load_state_dict(checkpoint["model"], strict=True)
         optimizer.load_state_dict(checkpoint["optimizer"])
         start = int(checkpoint["iteration"])
         wall_before = float(checkpoint["seconds"])
+        machines_before = machines_of(checkpoint)
         _set_rng_state(checkpoint["rng"])
         if len(checkpoint["sampler"]) != world:
             raise BadArgument(f"--resume: the run used {len(checkpoint['sampler'])} processes, not {world}")
@@ -397,6 +413,15 @@ def _train(
         stop_requested = True
 
     previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    here = hardware(device, world)
+
+    def machine_seconds() -> dict[str, float]:
+        # A run resumed on other machines (a GPU chunk, then a CPU one) keeps each one's share of
+        # the wall time, so the cost tables count GPU minutes and CPU hours apart.
+        seconds = dict(machines_before)
+        seconds[here] = seconds.get(here, 0.0) + time.monotonic() - started
+        return seconds
 
     def write_checkpoint(iteration: int) -> None:
         states = [sampler.state()]
@@ -413,6 +438,7 @@ def _train(
                     "optimizer": optimizer.state_dict(),
                     "iteration": iteration,
                     "seconds": wall_before + time.monotonic() - started,
+                    "machines": json.dumps(machine_seconds()),
                     "rng": _rng_state(),
                     "sampler": states,
                     "initialised": initialised,
@@ -498,6 +524,7 @@ def _train(
         if last_val_iteration != iteration:  # the figure must be of the weights being saved
             last_val = validate(model, cfg, val_images, device)
         save_weights(model, weights)
+        machines = machine_seconds()
         description = {
             "model": cfg.model,
             "model_kwargs": cfg.model_kwargs,
@@ -510,7 +537,8 @@ def _train(
             "training_set": "+".join(cfg.data.train_sets),
             "training_images": len(images),
             "git_commit": git_commit(),
-            "hardware": hardware(device, world),
+            "hardware": " / ".join(machines),
+            "hardware_seconds": {name: round(seconds, 1) for name, seconds in machines.items()},
             "wall_seconds": round(wall_before + time.monotonic() - started, 1),
             "initialised_from": initialised,
             "set5_psnr": {k.removeprefix("val_psnr_"): round(v, 4) for k, v in last_val.items() if k != "val_psnr"},
