@@ -210,12 +210,8 @@ def test_precision_update_replaces_only_the_measured_models_rows():
     ]
 
 
-def test_a_stopped_export_resumes_with_the_rows_it_had_measured(tmp_path, monkeypatch):
-    import sys
-
-    import pytest
-
-    from glsr.evaluate import Result
+def _srcnn_run_to_export(tmp_path: Path, monkeypatch):
+    """A tiny srcnn run folder, and export_weights writing into ``tmp_path / "weights"``."""
     from glsr.models import create_model
     from glsr.weights import save_weights
 
@@ -230,6 +226,19 @@ def test_a_stopped_export_resumes_with_the_rows_it_had_measured(tmp_path, monkey
     monkeypatch.setattr(export, "WEIGHTS_DIR", shipped)
     monkeypatch.setattr(export, "weights_path", lambda spec, scale: shipped / f"{spec.weights_stem(scale)}.safetensors")
     monkeypatch.setattr(export, "describe", lambda device: "test machine")
+    return export, run, shipped
+
+
+def test_a_stopped_export_resumes_with_the_rows_it_had_measured(tmp_path, monkeypatch):
+    import sys
+
+    import pytest
+
+    from glsr.evaluate import Result
+    from glsr.models import create_model
+    from glsr.weights import save_weights
+
+    export, run, shipped = _srcnn_run_to_export(tmp_path, monkeypatch)
     calls: list[str] = []
 
     def fake_evaluate(model, datasets, scales, stop_at=None, **kwargs):
@@ -265,3 +274,39 @@ def test_a_stopped_export_resumes_with_the_rows_it_had_measured(tmp_path, monkey
     save_weights(create_model("srcnn", 2), run / "model.safetensors")  # new weights, old manifest
     with pytest.raises(SystemExit, match="describes another file"):
         export_main("--resume")
+
+
+def test_an_export_resumes_from_a_kept_copy_of_its_manifest_and_keeps_its_notes(tmp_path, monkeypatch):
+    import shutil
+    import sys
+
+    import pytest
+
+    from glsr.evaluate import Result
+
+    export, run, shipped = _srcnn_run_to_export(tmp_path, monkeypatch)
+    calls: list[str] = []
+    stop_at = {"n": 1}
+
+    def fake_evaluate(model, datasets, scales, **kwargs):
+        if len(calls) == stop_at["n"]:
+            raise KeyboardInterrupt
+        calls.append(datasets[0])
+        return [Result(model, datasets[0], scales[0], "BI", "luma", 30.0, 0.9, 5)]
+
+    monkeypatch.setattr(export, "evaluate", fake_evaluate)
+    argv = ["export_weights.py", str(run), "--datasets", "Set5,Set14"]
+    monkeypatch.setattr(sys, "argv", [*argv, "--notes", "first notes"])
+    with pytest.raises(KeyboardInterrupt):
+        export.main()
+    # A session keeps the stopped manifest beside the run; a fresh clone has no shipped files.
+    kept = run / "partial.json"
+    shutil.copyfile(shipped / "srcnn_x2.json", kept)
+    shutil.rmtree(shipped)
+    stop_at["n"] = None
+    monkeypatch.setattr(sys, "argv", [*argv, "--resume-from", str(kept)])
+    export.main()
+    resumed = json.loads((shipped / "srcnn_x2.json").read_text())
+    assert [r["dataset"] for r in resumed["results"]] == ["Set5", "Set14"]
+    assert calls == ["Set5", "Set14"] and resumed["measured"]["complete"] is True
+    assert resumed["notes"] == "first notes"

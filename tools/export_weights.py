@@ -2,7 +2,7 @@
 
 Usage:
     python tools/export_weights.py RUN_DIR [--scales 2,3,4] [--datasets Set5,Set14,BSD100,Urban100]
-        [--data-root DIR] [--device cpu] [--notes TEXT] [--resume]
+        [--data-root DIR] [--device cpu] [--notes TEXT] [--resume | --resume-from MANIFEST]
 
 RUN_DIR holds ``model.safetensors`` and ``model.json`` from ``glsr train``. The file is copied to
 ``src/glsr/weights/<model>[_x<scale>].safetensors``; then every figure in the manifest is measured here,
@@ -12,7 +12,10 @@ reproduces each figure. No figure is typed by hand.
 The manifest is rewritten after every dataset and scale, so a stopped export loses at most the figure
 it was measuring; ``--resume`` keeps the rows of a manifest written for the same file (same sha256) and
 measures the rest. A deep network's fp32 Urban100 rows take hours on a small CPU, and may be finished
-by another session or machine; each row names the machine it was measured on.
+by another session or machine; each row names the machine it was measured on. A partial manifest must
+not land in ``src/glsr/weights/`` (the tests require complete ones), so a session keeps a copy beside
+the run, and ``--resume-from COPY`` continues from it in a fresh clone. A resumed export keeps the
+earlier notes unless ``--notes`` gives new ones.
 """
 
 from __future__ import annotations
@@ -110,6 +113,11 @@ def kept_rows(manifest_path: Path, digest: str) -> tuple[list[dict], float]:
     return earlier.get("results", []), earlier.get("measured", {}).get("seconds", 0.0)
 
 
+def earlier_notes(manifest_path: Path) -> str:
+    """The notes of an earlier export, which a resumed one keeps unless given new ones."""
+    return json.loads(manifest_path.read_text()).get("notes", "") if manifest_path.is_file() else ""
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", type=Path)
@@ -119,6 +127,12 @@ def main() -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--notes", default="", help="what these weights are, in a sentence")
     parser.add_argument("--resume", action="store_true", help="keep the rows an earlier export of this file measured")
+    parser.add_argument(
+        "--resume-from",
+        type=Path,
+        default=None,
+        help="like --resume, with the earlier rows (and notes) from this copy of a stopped export's manifest",
+    )
     args = parser.parse_args()
 
     info = json.loads((args.run / "model.json").read_text())
@@ -134,7 +148,9 @@ def main() -> int:
     load_weights_file(create_model(spec.name, scales[0]), source)
     manifest_path = target.with_suffix(".json")
     digest = sha256(source)
-    kept, seconds_before = kept_rows(manifest_path, digest) if args.resume else ([], 0.0)
+    earlier_path = args.resume_from or (manifest_path if args.resume else None)
+    kept, seconds_before = kept_rows(earlier_path, digest) if earlier_path else ([], 0.0)
+    notes = args.notes or (earlier_notes(earlier_path) if earlier_path else "")
     WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source, target)
     if sha256(target) != digest:
@@ -147,7 +163,7 @@ def main() -> int:
         "input": spec.input,
         "protocol": spec.protocol,
         "model_kwargs": info.get("model_kwargs") or {},
-        "notes": args.notes,
+        "notes": notes,
         "training": {
             "recipe": info["recipe"]["name"],
             "recipe_values": info["recipe"],
