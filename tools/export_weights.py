@@ -103,19 +103,14 @@ def _shipped_stages(manifest_path: Path, record: dict) -> list[dict]:
     return [*training.get("earlier_stages", []), own]
 
 
-def kept_rows(manifest_path: Path, digest: str) -> tuple[list[dict], float]:
-    """The rows and measuring seconds of an earlier export of the same file, for ``--resume``."""
+def kept_rows(manifest_path: Path, digest: str) -> tuple[list[dict], float, str]:
+    """The rows, measuring seconds and notes of an earlier export of the same file, for ``--resume``."""
     if not manifest_path.is_file():
-        return [], 0.0
+        return [], 0.0, ""
     earlier = json.loads(manifest_path.read_text())
     if earlier.get("sha256") != digest:
         raise SystemExit(f"--resume: {manifest_path} describes another file; export without --resume")
-    return earlier.get("results", []), earlier.get("measured", {}).get("seconds", 0.0)
-
-
-def earlier_notes(manifest_path: Path) -> str:
-    """The notes of an earlier export, which a resumed one keeps unless given new ones."""
-    return json.loads(manifest_path.read_text()).get("notes", "") if manifest_path.is_file() else ""
+    return earlier.get("results", []), earlier.get("measured", {}).get("seconds", 0.0), earlier.get("notes", "")
 
 
 def main() -> int:
@@ -149,8 +144,8 @@ def main() -> int:
     manifest_path = target.with_suffix(".json")
     digest = sha256(source)
     earlier_path = args.resume_from or (manifest_path if args.resume else None)
-    kept, seconds_before = kept_rows(earlier_path, digest) if earlier_path else ([], 0.0)
-    notes = args.notes or (earlier_notes(earlier_path) if earlier_path else "")
+    kept, seconds_before, notes_before = kept_rows(earlier_path, digest) if earlier_path else ([], 0.0, "")
+    notes = args.notes or notes_before  # a resumed export keeps its notes unless given new ones
     WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source, target)
     if sha256(target) != digest:
