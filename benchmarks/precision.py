@@ -1,7 +1,7 @@
 """bf16 against fp32: what bfloat16 autocast costs a shipped model on the benchmark sets.
 
 Usage: python benchmarks/precision.py [--models gladsr_l,glrl] [--datasets Set5,Set14,BSD100]
-    [--scales 2,3,4] [--data-root DIR] [--json FILE [--update]]
+    [--scales 2,3,4] [--data-root DIR] [--fp32-from-manifest] [--json FILE [--update]]
 
 Runs ``glsr benchmark``'s measurement (``glsr.evaluate.evaluate``, each model's own protocol, BI) once
 in fp32 and once under bf16 autocast on the CPU, and prints both with the differences. ``glsr upscale
@@ -9,6 +9,11 @@ in fp32 and once under bf16 autocast on the CPU, and prints both with the differ
 these stored results (the weights' sha256 included): within 0.01 dB and 0.0001 SSIM. ``--update``
 measures only the given models and replaces their rows in the stored file, keeping the others; each
 row records the CPU and the date it was measured on.
+
+``--fp32-from-manifest`` takes the fp32 figures from the weights' manifest instead of measuring them
+again: ``tools/export_weights.py`` measured them with the same call on the same file (the manifest's
+sha256 must match it), which for a DRRN-size network saves most of the run. Such rows name the
+machine their fp32 figures came from (``fp32_measured_on``).
 """
 
 from __future__ import annotations
@@ -18,21 +23,45 @@ import datetime
 import json
 from pathlib import Path
 
-from glsr.evaluate import evaluate
+from glsr.evaluate import Result, evaluate
 from glsr.hardware import describe
 from glsr.models import MODELS, get_spec
-from glsr.weights import has_weights, sha256, weights_path
+from glsr.weights import has_weights, read_manifest, sha256, weights_path
 
 
-def compare(model: str, datasets: list[str], scales: list[int], data_root: str | None) -> list[dict]:
+def manifest_fp32(model: str, datasets: list[str], scales: list[int]) -> tuple[list[Result], list[str]]:
+    """The fp32 figures the shipped manifest holds for ``datasets`` x ``scales``, in ``evaluate``'s
+    order, and the machine each was measured on.
+
+    Raises SystemExit with one line when the manifest does not describe the shipped file or lacks a row.
+    """
+    spec = get_spec(model)
+    results, machines = [], []
+    for dataset in datasets:
+        for scale in scales:
+            path = weights_path(spec, scale)
+            manifest = read_manifest(path)
+            if manifest.get("sha256") != sha256(path):
+                raise SystemExit(f"error: {path.with_suffix('.json').name} describes another file than {path.name}")
+            row = next((r for r in manifest["results"] if (r["dataset"], r["scale"]) == (dataset, scale)), None)
+            if row is None:
+                raise SystemExit(f"error: {path.with_suffix('.json').name} has no {dataset} x{scale} row")
+            fields = ("dataset", "scale", "degradation", "protocol", "psnr", "ssim", "images")
+            results.append(Result(model=model, **{k: row[k] for k in fields}))
+            machines.append(row.get("measured_on", manifest.get("measured", {}).get("on", "unknown")))
+    return results, machines
+
+
+def compare(
+    model: str, datasets: list[str], scales: list[int], data_root: str | None, fp32_from_manifest: bool = False
+) -> list[dict]:
     """One row per dataset and scale: PSNR/SSIM in fp32 and in bf16."""
-    runs = {
-        precision: evaluate(
-            model, datasets=datasets, scales=scales, data_root=data_root, device="cpu", precision=precision
-        )
-        for precision in ("fp32", "bf16")
-    }
-    return [
+
+    def run(precision: str) -> list[Result]:
+        return evaluate(model, datasets=datasets, scales=scales, data_root=data_root, device="cpu", precision=precision)
+
+    fp32, machines = manifest_fp32(model, datasets, scales) if fp32_from_manifest else (run("fp32"), None)
+    rows = [
         {
             "model": model,
             "dataset": a.dataset,
@@ -43,8 +72,11 @@ def compare(model: str, datasets: list[str], scales: list[int], data_root: str |
             "ssim_bf16": round(b.ssim, 5),
             "weights_sha256": sha256(weights_path(get_spec(model), a.scale)),
         }
-        for a, b in zip(runs["fp32"], runs["bf16"], strict=True)
+        for a, b in zip(fp32, run("bf16"), strict=True)
     ]
+    if machines:
+        rows = [{**row, "fp32_measured_on": m} for row, m in zip(rows, machines, strict=True)]
+    return rows
 
 
 def merge(stored: dict, new: list[dict]) -> list[dict]:
@@ -66,6 +98,9 @@ def main() -> None:
     parser.add_argument("--scales", default="2,3,4")
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--fp32-from-manifest", action="store_true", help="take the fp32 figures from the weights' manifest"
+    )
     parser.add_argument("--update", action="store_true", help="replace only these models' rows in the --json file")
     args = parser.parse_args()
     if args.update and not (args.json and args.json.is_file()):
@@ -81,7 +116,7 @@ def main() -> None:
     print(f"# fp32 and bf16 autocast on {stamp['measured_on']}")
     print(f"{'model':10} {'dataset':9} x  PSNR fp32    bf16   diff  SSIM fp32    bf16     diff")
     for model in models:
-        for r in compare(model, datasets, scales, args.data_root):
+        for r in compare(model, datasets, scales, args.data_root, args.fp32_from_manifest):
             rows.append({**r, **stamp})
             print(
                 f"{model:10} {r['dataset']:9} {r['scale']}  {r['psnr_fp32']:9.2f} {r['psnr_bf16']:7.2f} "

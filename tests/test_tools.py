@@ -6,6 +6,8 @@ import importlib.util
 import json
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -208,6 +210,34 @@ def test_precision_update_replaces_only_the_measured_models_rows():
         {"model": "a", "psnr_bf16": 1.0, "measured_on": "old cpu", "date": "2026-12-01"},
         *new,
     ]
+
+
+def test_precision_takes_fp32_from_the_manifest_and_measures_bf16(data_root, monkeypatch):
+    import benchmarks.precision as precision
+
+    manifest = json.loads((REPO / "src/glsr/weights/srcnn_x2.json").read_text())
+    stored = next(r for r in manifest["results"] if r["dataset"] == "Set5" and r["scale"] == 2)
+    measured = []
+    real_evaluate = precision.evaluate
+    monkeypatch.setattr(
+        precision, "evaluate", lambda *a, **k: measured.append(k["precision"]) or real_evaluate(*a, **k)
+    )
+    [row] = precision.compare("srcnn", ["Set5"], [2], str(data_root), fp32_from_manifest=True)
+    assert measured == ["bf16"]
+    assert (row["psnr_fp32"], row["ssim_fp32"]) == (stored["psnr"], stored["ssim"])
+    assert row["fp32_measured_on"] == manifest["measured"]["on"]
+    assert abs(row["psnr_bf16"] - stored["psnr"]) < 0.05
+
+
+def test_precision_refuses_a_manifest_of_another_file(monkeypatch):
+    import benchmarks.precision as precision
+
+    monkeypatch.setattr(precision, "sha256", lambda path: "0" * 64)
+    with pytest.raises(SystemExit, match="describes another file"):
+        precision.manifest_fp32("srcnn", ["Set5"], [2])
+    monkeypatch.undo()
+    with pytest.raises(SystemExit, match="has no Urban101 x3 row"):
+        precision.manifest_fp32("vdsr", ["Urban101"], [3])
 
 
 def _srcnn_run_to_export(tmp_path: Path, monkeypatch):
