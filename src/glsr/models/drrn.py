@@ -150,7 +150,7 @@ def _build(scale: int, **kwargs: object) -> DRRN:
     return DRRN(**kwargs)  # type: ignore[arg-type]
 
 
-def _spec(name: str, units: int, test_kwargs: dict[str, int], description: str) -> ModelSpec:
+def _spec(name: str, units: int, test_kwargs: dict[str, int], description: str, bf16_auto: bool = False) -> ModelSpec:
     return ModelSpec(
         name=name,
         paper="Tai, Yang, Liu 2017, DRRN (CVPR)",
@@ -165,6 +165,7 @@ def _spec(name: str, units: int, test_kwargs: dict[str, int], description: str) 
         param_count="conv_weights",
         margin=1 + 2 * units + 1,  # the depth, eq. 7 with B = 1
         multiscale=True,
+        bf16_auto=bf16_auto,
         description=description,
     )
 
@@ -176,6 +177,12 @@ SPECS = (
         {"blocks": 2, "units": 2},
         "DRRN, B and U as arguments (default B1U9): recursive blocks of weight-shared residual units",
     ),
-    _spec("drrn_b1u9", 9, {"units": 2}, "DRRN_B1U9: 9 weight-shared residual units, 20 layers, 297K weights"),
+    _spec(
+        "drrn_b1u9",
+        9,
+        {"units": 2},
+        "DRRN_B1U9: 9 weight-shared residual units, 20 layers, 297K weights",
+        bf16_auto=True,  # benchmarks/results/precision.json (the shipped weights only)
+    ),
     _spec("drrn_b1u25", 25, {"units": 3}, "DRRN_B1U25: 25 weight-shared residual units, 52 layers, 297K weights"),
 )
