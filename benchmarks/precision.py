@@ -30,23 +30,27 @@ from glsr.weights import has_weights, read_manifest, sha256, weights_path
 
 
 def manifest_fp32(model: str, datasets: list[str], scales: list[int]) -> tuple[list[Result], list[str]]:
-    """The fp32 figures the shipped manifest holds for ``datasets`` x ``scales``, in ``evaluate``'s
+    """The fp32 BI figures the shipped manifest holds for ``datasets`` x ``scales``, in ``evaluate``'s
     order, and the machine each was measured on.
 
     Raises SystemExit with one line when the manifest does not describe the shipped file or lacks a row.
     """
     spec = get_spec(model)
+    manifests = {}
+    for path in {weights_path(spec, scale) for scale in scales}:  # a multi-scale model has one file
+        manifests[path] = manifest = read_manifest(path)
+        if manifest.get("sha256") != sha256(path):
+            raise SystemExit(f"error: {path.with_suffix('.json').name} describes another file than {path.name}")
+    fields = ("dataset", "scale", "degradation", "protocol", "psnr", "ssim", "images")
     results, machines = [], []
     for dataset in datasets:
         for scale in scales:
             path = weights_path(spec, scale)
-            manifest = read_manifest(path)
-            if manifest.get("sha256") != sha256(path):
-                raise SystemExit(f"error: {path.with_suffix('.json').name} describes another file than {path.name}")
-            row = next((r for r in manifest["results"] if (r["dataset"], r["scale"]) == (dataset, scale)), None)
+            manifest = manifests[path]
+            wanted = (dataset, scale, "BI")
+            row = next((r for r in manifest["results"] if (r["dataset"], r["scale"], r["degradation"]) == wanted), None)
             if row is None:
-                raise SystemExit(f"error: {path.with_suffix('.json').name} has no {dataset} x{scale} row")
-            fields = ("dataset", "scale", "degradation", "protocol", "psnr", "ssim", "images")
+                raise SystemExit(f"error: {path.with_suffix('.json').name} has no {dataset} x{scale} BI row")
             results.append(Result(model=model, **{k: row[k] for k in fields}))
             machines.append(row.get("measured_on", manifest.get("measured", {}).get("on", "unknown")))
     return results, machines

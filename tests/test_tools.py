@@ -236,7 +236,7 @@ def test_precision_refuses_a_manifest_of_another_file(monkeypatch):
     with pytest.raises(SystemExit, match="describes another file"):
         precision.manifest_fp32("srcnn", ["Set5"], [2])
     monkeypatch.undo()
-    with pytest.raises(SystemExit, match="has no Urban101 x3 row"):
+    with pytest.raises(SystemExit, match="has no Urban101 x3 BI row"):
         precision.manifest_fp32("vdsr", ["Urban101"], [3])
 
 
