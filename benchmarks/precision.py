@@ -65,6 +65,8 @@ def compare(
         return evaluate(model, datasets=datasets, scales=scales, data_root=data_root, device="cpu", precision=precision)
 
     fp32, machines = manifest_fp32(model, datasets, scales) if fp32_from_manifest else (run("fp32"), None)
+    spec = get_spec(model)
+    hashes = {path: sha256(path) for path in {weights_path(spec, scale) for scale in scales}}  # one per file
     rows = [
         {
             "model": model,
@@ -74,7 +76,7 @@ def compare(
             "psnr_bf16": round(b.psnr, 4),
             "ssim_fp32": round(a.ssim, 5),
             "ssim_bf16": round(b.ssim, 5),
-            "weights_sha256": sha256(weights_path(get_spec(model), a.scale)),
+            "weights_sha256": hashes[weights_path(spec, a.scale)],
         }
         for a, b in zip(fp32, run("bf16"), strict=True)
     ]
