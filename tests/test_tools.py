@@ -71,6 +71,58 @@ def test_export_follows_a_start_from_shipped_weights_through_their_manifest(tmp_
     assert export.earlier_stages(start) == []
 
 
+def test_export_follows_a_grown_start_to_the_weights_it_was_grown_from(tmp_path):
+    export = _tool("export_weights")
+    _run(tmp_path / "small", "small_run", "cpu", 9.0, None)
+    source = {"file": str(tmp_path / "small" / "model.safetensors"), "sha256": "5"}
+    (tmp_path / "grown.json").write_text(json.dumps({"sha256": "6", "grown_from": source}))
+    start = {"initialised_from": {"file": str(tmp_path / "grown.safetensors"), "sha256": "6"}}
+    stages = export.earlier_stages(start)
+    assert [s["recipe"] for s in stages] == ["small_run"]
+    assert stages[0]["weights_sha256"] == "5"
+    # A grown file that changed since its record was written ends the chain.
+    start["initialised_from"]["sha256"] = "7"
+    assert export.earlier_stages(start) == []
+
+
+def test_grow_gladsr_writes_a_larger_network_with_the_same_output(tmp_path, monkeypatch, capsys):
+    import sys
+
+    import torch
+    from safetensors.torch import load_file
+
+    from glsr.models import create_model
+    from glsr.weights import save_weights, sha256
+
+    grow = _tool("grow_gladsr")
+    tiny = {"channels": 16, "blocks": 1, "growth": 8, "expansion": 2}
+    torch.manual_seed(0)
+    small = create_model("gladsr", 2, glams=1, **tiny).eval()
+    save_weights(small, tmp_path / "small.safetensors")
+    out = tmp_path / "start" / "grown.safetensors"
+    # The tool builds the paper's widths, so give it the tiny ones through create_model's defaults.
+    real_create = grow.create_model
+    monkeypatch.setattr(grow, "create_model", lambda name, scale, **kw: real_create(name, scale, **{**tiny, **kw}))
+    monkeypatch.setattr(
+        sys, "argv", ["grow", str(tmp_path / "small.safetensors"), "--scale", "2", "--glams", "2", "-o", str(out)]
+    )
+    assert grow.main() == 0
+    record = json.loads(out.with_suffix(".json").read_text())
+    assert record["sha256"] == sha256(out) and record["grown_from"]["sha256"] == sha256(tmp_path / "small.safetensors")
+    big = real_create("gladsr", 2, glams=2, **tiny).eval()
+    big.load_state_dict(load_file(str(out)))
+    x = torch.rand(1, 3, 12, 12)
+    with torch.no_grad():
+        torch.testing.assert_close(big(x), small(x))
+    # Fewer GLAMs than the source, or another scale's file, is a one-line error and writes nothing.
+    for argv in (["--scale", "2", "--glams", "1"], ["--scale", "4", "--glams", "2"]):
+        other = tmp_path / "other.safetensors"
+        monkeypatch.setattr(sys, "argv", ["grow", str(tmp_path / "small.safetensors"), *argv, "-o", str(other)])
+        assert grow.main() == 1
+        assert not other.exists()
+    assert capsys.readouterr().err.count("error:") == 2
+
+
 def test_tables_count_every_stage_of_the_cost_and_schedule():
     tables = _tool("make_tables")
     manifest = {

@@ -50,7 +50,12 @@ def earlier_stages(info: dict) -> list[dict]:
         start = Path(record["file"])
         run_info = _beside(start, "model.json")
         if not run_info.is_file():
-            stages[:0] = _shipped_stages(_beside(start, start.stem + ".json"), record)
+            beside = _beside(start, start.stem + ".json")
+            source = _grown_from(beside, record)
+            if source:
+                record = source
+                continue
+            stages[:0] = _shipped_stages(beside, record)
             break
         earlier = json.loads(run_info.read_text())
         stages.insert(
@@ -81,6 +86,20 @@ def _beside(file: Path, name: str) -> Path:
     if not path.is_file() and not path.is_absolute():
         path = Path(__file__).resolve().parents[1] / path
     return path
+
+
+def _grown_from(record_path: Path, record: dict) -> dict | None:
+    """The weights a grown start was made from (``tools/grow_gladsr.py``), if its record describes that file.
+
+    A grown start computes what its source computes, so the source's training is the grown
+    network's first stages.
+    """
+    if not record_path.is_file():
+        return None
+    grown = json.loads(record_path.read_text())
+    if grown.get("sha256") != record["sha256"]:
+        return None
+    return grown.get("grown_from")
 
 
 def _shipped_stages(manifest_path: Path, record: dict) -> list[dict]:

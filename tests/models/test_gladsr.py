@@ -18,6 +18,7 @@ from glsr.models.gladsr import (
     LocalSelectiveBlock,
     NestedDenseGroup,
     SeparablePyramidUpsampler,
+    grow_glams,
     pointwise,
     receptive_margin,
 )
@@ -306,3 +307,31 @@ def test_channel_attention_pools_globally():
     with torch.no_grad():
         diff = (glam(x) - glam(x2))[..., :5].abs().max()
     assert diff > 0
+
+
+def test_grown_glams_start_switched_off_and_then_learn():
+    """grow_glams: the larger network computes the smaller one's output; its new GLAMs get gradients."""
+    torch.manual_seed(0)
+    small = _tiny(2)
+    big = _tiny(2, glams=2)
+    big.load_state_dict(grow_glams(small.state_dict(), big))
+    x = torch.rand(2, 3, 10, 10)
+    with torch.no_grad():
+        torch.testing.assert_close(big(x), small(x))
+    # The zero bottleneck columns are trained, and once they move the new GLAM's weights get gradients.
+    big.train()
+    big(x).abs().mean().backward()
+    assert big.basic.bottleneck.weight.grad[:, TINY["growth"] :].abs().sum() > 0
+    with torch.no_grad():
+        big.basic.bottleneck.weight[:, TINY["growth"] :] = 0.1
+    big.zero_grad()
+    big(x).abs().mean().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in big.basic.glams[1].parameters())
+
+
+def test_grow_glams_refuses_a_state_that_does_not_fit():
+    big = _tiny(2, glams=2)
+    with pytest.raises(ValueError, match="upsampler"):
+        grow_glams(_tiny(4).state_dict(), big)  # another scale's deconvolution
+    with pytest.raises(ValueError, match="not a tensor"):
+        grow_glams({"extra.weight": torch.zeros(1)}, big)

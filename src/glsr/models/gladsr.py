@@ -334,6 +334,37 @@ class GLADSR(nn.Module):
         return FusedGLADSR(self)
 
 
+def grow_glams(state: dict[str, torch.Tensor], model: GLADSR) -> dict[str, torch.Tensor]:
+    """A state dict for ``model`` that computes what ``state``, a GLADSR with fewer GLAMs, computes.
+
+    GLAM g of an NDG sees the same ``[D_0 .. D_{g-1}]`` whatever G is, so the smaller network's
+    GLAMs, FENet, SPU, gates, alpha and beta copy over by name. The bottleneck fuses ``[D_1 .. D_G]``
+    (Fig. 3): its weight for the old GLAMs' features is copied and that for the new ones is zero, so
+    the new GLAMs start with no effect on ``y`` (eq. 3-4) and keep ``model``'s own initialisation.
+    Net2Net-style growth; the paper trains each size from scratch.
+
+    Raises:
+        ValueError: a tensor of ``state`` that ``model`` lacks or cannot hold.
+    """
+    own = model.state_dict()
+    grown = dict(own)
+    for name, tensor in state.items():
+        target = own.get(name)
+        if target is None:
+            raise ValueError(f"{name} is not a tensor of the larger GLADSR")
+        if target.shape == tensor.shape:
+            grown[name] = tensor.clone()
+        elif name.endswith("bottleneck.weight") and target.shape[0] == tensor.shape[0]:
+            if target.shape[1] < tensor.shape[1] or target.shape[2:] != tensor.shape[2:]:
+                raise ValueError(f"{name}: {tuple(tensor.shape)} does not fit in {tuple(target.shape)}")
+            weight = torch.zeros_like(target)
+            weight[:, : tensor.shape[1]] = tensor
+            grown[name] = weight
+        else:
+            raise ValueError(f"{name}: {tuple(tensor.shape)} against {tuple(target.shape)}")
+    return grown
+
+
 class FusedGLADSR(nn.Module):
     """GLADSR's final output ``y`` (eq. 3-4) with the linear reconstruction folded, for inference only.
 
