@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import pytest
+import torch
+from safetensors.torch import load_file
+
+from glsr.models import MODELS, create_model
+from glsr.weights import save_weights, sha256
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -86,16 +92,8 @@ def test_export_follows_a_grown_start_to_the_weights_it_was_grown_from(tmp_path)
 
 
 def test_grow_gladsr_writes_a_larger_network_with_the_same_output(tmp_path, monkeypatch, capsys):
-    import sys
-
-    import torch
-    from safetensors.torch import load_file
-
-    from glsr.models import create_model
-    from glsr.weights import save_weights, sha256
-
     grow = _tool("grow_gladsr")
-    tiny = {"channels": 16, "blocks": 1, "growth": 8, "expansion": 2}
+    tiny = {k: v for k, v in MODELS["gladsr"].test_kwargs.items() if k != "glams"}
     torch.manual_seed(0)
     small = create_model("gladsr", 2, glams=1, **tiny).eval()
     save_weights(small, tmp_path / "small.safetensors")

@@ -7,8 +7,8 @@ Usage:
 The new file computes exactly what the source computes (``glsr.models.gladsr.grow_glams``: the new
 GLAMs' bottleneck weights are zero); this is checked on a random input before anything is written.
 ``glsr train gladsr_grow --scale 4 --init <file>`` then trains the larger network from there. Beside
-the file, ``grown.json`` names the source and its sha256, so that ``tools/export_weights.py`` lists
-the source's training as earlier stages of the grown network's.
+the file, a JSON record of the same name (``grown.json``) names the source and its sha256, so that
+``tools/export_weights.py`` lists the source's training as earlier stages of the grown network's.
 """
 
 from __future__ import annotations
