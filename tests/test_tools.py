@@ -187,6 +187,15 @@ def test_speed_table_adds_bf16_columns_from_a_second_file(tmp_path):
     assert text.splitlines()[1] == "|---" * 8 + "|"
     assert text.endswith("bf16 columns: Intel(R) Xeon(R) Processor (AMX), 2 threads, bf16, 512x512 RGB input.")
     assert tables.speed_table(fp32, tmp_path / "missing.json") == tables.speed_table(fp32)
+    # bf16 measured on another CPU: no columns (the speed-up would compare two machines), and the note says so.
+    bf16.write_text(
+        json.dumps({"meta": {**meta, "precision": "bf16", "cpu": "AMD EPYC", "bf16_units": None}, "results": [rows[0]]})
+    )
+    text = tables.speed_table(fp32, bf16)
+    assert text.startswith(tables.speed_table(fp32)) and "1500" not in text
+    assert text.endswith(
+        "The bf16 file (bf16.json) was measured on AMD EPYC, 2 threads, bf16, 512x512 RGB input: not compared."
+    )
 
 
 def test_curves_name_a_kept_copy_by_its_file_and_a_run_log_by_its_folder(tmp_path, monkeypatch):

@@ -146,15 +146,29 @@ def _machine(meta: dict) -> str:
     return machine
 
 
+def _host(meta: dict) -> tuple:
+    """What must match for two speed files to share a table: CPU, bf16 units, threads, input size."""
+    return (
+        meta.get("cpu") or meta.get("processor"),
+        meta.get("bf16_units"),
+        meta.get("threads"),
+        meta.get("size", 512),
+    )
+
+
 def speed_table(path: Path, bf16_path: Path | None = None) -> str:
     """The fp32 table of ``path``, with bf16 columns from ``bf16_path`` where that file exists."""
     if not path.is_file():
         return "_Not measured yet: run `python benchmarks/upscale.py --json " + str(path.relative_to(REPO)) + "`._"
     rows, meta = _speed_rows(path)
     bf16: dict[tuple[str, int], float] = {}
+    other_host = ""
     if bf16_path is not None and bf16_path.is_file():
         bf16_rows, bf16_meta = _speed_rows(bf16_path)
-        bf16 = {(r["model"], r["scale"]): r["median_s"] for r in bf16_rows}
+        if _host(bf16_meta) == _host(meta):
+            bf16 = {(r["model"], r["scale"]): r["median_s"] for r in bf16_rows}
+        else:  # a bf16 speed-up is only meaningful against fp32 on the same CPU, threads and size
+            other_host = f" The bf16 file ({bf16_path.name}) was measured on {_machine(bf16_meta)}: not compared."
     # The speed-up over the reference model at the same scale, so the prose never types a ratio.
     reference = {r["scale"]: r["median_s"] for r in rows if r["model"] == SPEED_REFERENCE}
     header = f"| model | scale | ms per 512x512 input | output MP/s | peak RSS (MB) | faster than {SPEED_REFERENCE} |"
@@ -170,7 +184,7 @@ def speed_table(path: Path, bf16_path: Path | None = None) -> str:
     note = f"\nMeasured on {_machine(meta)}."
     if bf16:
         note += f" bf16 columns: {_machine(bf16_meta)}."
-    return "\n".join(lines) + "\n" + note
+    return "\n".join(lines) + "\n" + note + other_host
 
 
 BICUBIC = REPO / "benchmarks" / "results" / "bicubic.json"
