@@ -5,7 +5,7 @@ Usage: python tools/make_tables.py [--check] [--speed benchmarks/results/upscale
 * Results: every manifest in src/glsr/weights/*.json (figures measured by tools/export_weights.py with
   ``glsr benchmark``), beside the papers' figures from src/glsr/published.json.
 * Speed: the JSON written by ``benchmarks/upscale.py --json`` if it exists, with bf16 columns from the
-  one written with ``--precision bf16`` (``--speed-bf16``) if that exists.
+  one written with ``--precision bf16`` (``--speed-bf16``) if that exists and was measured on the same host.
 * Bicubic (``--bicubic``): runs ``glsr benchmark --model bicubic`` for BI at x2/x3/x4 and BD/DN at x3 on
   the four benchmark sets (a few minutes) and stores the results in benchmarks/results/bicubic.json;
   without ``--bicubic`` the stored results are used.
@@ -157,7 +157,7 @@ def _host(meta: dict) -> tuple:
 
 
 def speed_table(path: Path, bf16_path: Path | None = None) -> str:
-    """The fp32 table of ``path``, with bf16 columns from ``bf16_path`` where that file exists."""
+    """The fp32 table of ``path``, with bf16 columns from ``bf16_path`` if it exists and shares its host."""
     if not path.is_file():
         return "_Not measured yet: run `python benchmarks/upscale.py --json " + str(path.relative_to(REPO)) + "`._"
     rows, meta = _speed_rows(path)
