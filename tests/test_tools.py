@@ -62,6 +62,22 @@ def test_export_lists_every_earlier_stage_oldest_first(tmp_path):
     assert export.earlier_stages({}) == []
 
 
+def test_export_finds_a_start_that_travelled_under_another_name(tmp_path, monkeypatch):
+    # A GPU chunk starts from a copy (.device_data/x.safetensors); the run it came from is found by content.
+    export = _tool("export_weights")
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    _run(runs / "a", "first", "1 x NVIDIA H200", 150.0, None)
+    weights = runs / "a" / "model.safetensors"
+    weights.write_bytes(b"weights of run a")
+    monkeypatch.setattr(export, "RUNS", runs)
+    copy = {"file": str(tmp_path / ".device_data" / "a_copy.safetensors"), "sha256": sha256(weights)}
+    stages = export.earlier_stages({"initialised_from": copy})
+    assert [s["recipe"] for s in stages] == ["first"] and stages[0]["weights_sha256"] == sha256(weights)
+    weights.write_bytes(b"other weights")  # no run holds that content: the chain ends
+    assert export.earlier_stages({"initialised_from": copy}) == []
+
+
 def test_export_follows_a_start_from_shipped_weights_through_their_manifest(tmp_path):
     export = _tool("export_weights")
     earlier = {"recipe": "fast", "iterations": 10, "hardware": "cpu", "wall_seconds": 5.0, "git_commit": "a"}

@@ -35,6 +35,8 @@ from glsr.hardware import describe
 from glsr.models import get_spec
 from glsr.weights import WEIGHTS_DIR, load_weights_file, sha256, weights_path
 
+RUNS = Path(__file__).resolve().parents[1] / "runs"  # where committed runs keep their weights
+
 
 def earlier_stages(info: dict) -> list[dict]:
     """The runs this one started from (``init``), oldest first, read from their ``model.json``.
@@ -55,14 +57,18 @@ def earlier_stages(info: dict) -> list[dict]:
             if source:
                 record = source
                 continue
-            stages[:0] = _shipped_stages(beside, record)
-            break
+            shipped = _shipped_stages(beside, record)
+            found = None if shipped else _committed_run(record["sha256"])
+            if found is None:
+                stages[:0] = shipped
+                break
+            run_info = found
         earlier = json.loads(run_info.read_text())
         stages.insert(
             0,
             {
                 "recipe": earlier["recipe"]["name"],
-                "run": str(run_info.parent),
+                "run": _relative(run_info.parent),
                 "iterations": earlier["iterations"],
                 "hardware": earlier["hardware"],
                 **_machines(earlier),
@@ -73,6 +79,24 @@ def earlier_stages(info: dict) -> list[dict]:
         )
         record = earlier.get("initialised_from")
     return stages
+
+
+def _relative(folder: Path) -> str:
+    """A run folder as the repository names it (``runs/x``), however it was found."""
+    repo = Path(__file__).resolve().parents[1]
+    return str(folder.relative_to(repo)) if folder.is_absolute() and folder.is_relative_to(repo) else str(folder)
+
+
+def _committed_run(digest: str) -> Path | None:
+    """The ``model.json`` of the run under ``runs/`` whose ``model.safetensors`` has this sha256.
+
+    A start that travelled under another name (a GPU chunk's ``.device_data/x.safetensors``) is found
+    by its content, where that run's weights are kept.
+    """
+    for weights in sorted(RUNS.glob("*/model.safetensors")):
+        if sha256(weights) == digest and weights.with_name("model.json").is_file():
+            return weights.with_name("model.json")
+    return None
 
 
 def _machines(info: dict) -> dict:
