@@ -35,7 +35,8 @@ from glsr.hardware import describe
 from glsr.models import get_spec
 from glsr.weights import WEIGHTS_DIR, load_weights_file, sha256, weights_path
 
-RUNS = Path(__file__).resolve().parents[1] / "runs"  # where committed runs keep their weights
+REPO = Path(__file__).resolve().parents[1]
+RUNS = REPO / "runs"  # where committed runs keep their weights
 
 
 def earlier_stages(info: dict) -> list[dict]:
@@ -83,8 +84,7 @@ def earlier_stages(info: dict) -> list[dict]:
 
 def _relative(folder: Path) -> str:
     """A run folder as the repository names it (``runs/x``), however it was found."""
-    repo = Path(__file__).resolve().parents[1]
-    return str(folder.relative_to(repo)) if folder.is_absolute() and folder.is_relative_to(repo) else str(folder)
+    return str(folder.relative_to(REPO)) if folder.is_absolute() and folder.is_relative_to(REPO) else str(folder)
 
 
 def _committed_run(digest: str) -> Path | None:
@@ -108,7 +108,7 @@ def _beside(file: Path, name: str) -> Path:
     """``name`` in ``file``'s folder; the path is as glsr train saw it, usually relative to the repository."""
     path = file.with_name(name)
     if not path.is_file() and not path.is_absolute():
-        path = Path(__file__).resolve().parents[1] / path
+        path = REPO / path
     return path
 
 
