@@ -48,3 +48,52 @@ def test_a_missing_data_folder_is_one_line_and_exit_2(tmp_path):
     done = _chunk(tmp_path, tmp_path / "out", tmp_path / "nowhere")
     assert done.returncode == 2
     assert done.stderr.strip().count("\n") == 0 and "nowhere" in done.stderr
+
+
+def test_device_tree_slims_for_the_transfer_and_restores_only_what_is_missing(tmp_path):
+    """slim deletes committed runs and weights except the kept paths; restore leaves copied-back files alone."""
+    files = {
+        "README.md": "x",
+        "runs/a/last.ckpt": "old a",
+        "runs/b/model.safetensors": "b",
+        "runs/b/log.csv": "log b",
+        "src/glsr/weights/one.safetensors": "w1",
+        "src/glsr/weights/two.safetensors": "w2",
+        "src/glsr/weights/two.json": "{}",
+    }
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run([*git, "add", "."], cwd=tmp_path, check=True)
+    subprocess.run([*git, "commit", "-qm", "c"], cwd=tmp_path, check=True)
+    (tmp_path / "runs/b/log.csv").write_text("changed")  # uncommitted work is never deleted
+    tool = str(SCRIPT.with_name("device_tree.sh"))
+
+    slim = subprocess.run(
+        ["bash", tool, "slim", "runs/a/", "src/glsr/weights/two.safetensors"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert slim.returncode == 0, slim.stderr
+    left = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file() and ".git" not in p.parts)
+    assert left == [
+        "README.md",
+        "runs/a/last.ckpt",
+        "runs/b/log.csv",
+        "src/glsr/weights/two.json",
+        "src/glsr/weights/two.safetensors",
+    ]
+    assert "uncommitted" in slim.stderr and "removed 2 files" in slim.stdout
+
+    (tmp_path / "runs/a/last.ckpt").write_text("new a")  # a chunk's checkpoint copied back
+    restore = subprocess.run(["bash", tool, "restore"], cwd=tmp_path, capture_output=True, text=True)
+    assert restore.returncode == 0, restore.stderr
+    assert "restored 2 files" in restore.stdout
+    assert {name: (tmp_path / name).read_text() for name in files} == {
+        **files,
+        "runs/a/last.ckpt": "new a",
+        "runs/b/log.csv": "changed",
+    }
