@@ -191,8 +191,7 @@ SPEC = ModelSpec(
     test_kwargs={"channels": 8},
     margin=16,
     multiscale=True,
-    # fp32 under auto until benchmarks/precision.py measures bf16 on the GPU-trained weights (an AMX CPU).
-    bf16_auto=False,
+    bf16_auto=True,  # benchmarks/results/precision.json
     default_for=(2,),  # best stored held-out mean at x2 (tests/test_heldout.py); gladsr_l at x3 and x4
     description="GLRL: 3 local residual blocks (shallow + deep branch), weighted multi-output, 16 layers",
 )

@@ -63,8 +63,7 @@ SPECS = (
         param_tolerance=0.02,
         margin=20,
         multiscale=True,
-        # fp32 under auto until benchmarks/precision.py measures bf16 on the GPU-trained weights (an AMX CPU).
-        bf16_auto=False,
+        bf16_auto=True,  # benchmarks/results/precision.json
         description="VDSR: 20 3x3 convolutions (64 filters), global residual on the interpolated luminance",
     ),
 )
