@@ -182,7 +182,7 @@ SPECS = (
         9,
         {"units": 2},
         "DRRN_B1U9: 9 weight-shared residual units, 20 layers, 297K weights",
-        # Off until benchmarks/precision.py has measured bf16 on the shipped file (sha256 5433cd23...).
+        bf16_auto=True,  # benchmarks/results/precision.json
     ),
     _spec("drrn_b1u25", 25, {"units": 3}, "DRRN_B1U25: 25 weight-shared residual units, 52 layers, 297K weights"),
 )
