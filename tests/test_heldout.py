@@ -7,7 +7,7 @@ over bicubic with ``s`` pixels shaved. ``benchmarks/heldout.py`` prints the same
 
 from __future__ import annotations
 
-import json
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -16,13 +16,13 @@ from benchmarks.heldout import FOLDER, measure
 
 from glsr.errors import BadArgument
 from glsr.models import default_model, get_spec
-from glsr.weights import has_weights, sha256, weights_path
+from glsr.weights import has_weights
 
 # Issue 7's rule: the default at a scale is whichever of the flagship luma model and the RGB attention
 # models has the best mean on the held-out photos, as benchmarks/heldout.py stored it for the shipped
 # weights (fp32).
 CANDIDATES = ("glrl", "gladsr_l", "gladsr")
-RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+REPO = Path(__file__).resolve().parents[1]
 
 
 def test_the_default_is_glrl_at_x2_and_gladsr_l_at_x3_and_x4():
@@ -37,17 +37,11 @@ def test_the_default_is_glrl_at_x2_and_gladsr_l_at_x3_and_x4():
 
 def _stored_heldout_means(scale: int) -> dict[str, float]:
     """Mean held-out PSNR per candidate, from stored files measured on the weights that ship now."""
-    means = {}
-    for file in sorted(RESULTS.glob("heldout*.json")):
-        stored = json.loads(file.read_text())
-        model, weights = stored["model"], stored["weights"].get(f"x{scale}")
-        if model not in CANDIDATES or weights is None or stored.get("precision", "fp32") != "fp32":
-            continue
-        if weights["sha256"] != sha256(weights_path(get_spec(model), scale)):
-            continue  # measured on earlier weights
-        psnr = [r["psnr"] for r in stored["results"] if r["scale"] == scale]
-        means[model] = float(np.mean(psnr))
-    return means
+    spec = importlib.util.spec_from_file_location("compare_models", REPO / "tools" / "compare_models.py")
+    compare = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(compare)
+    table = compare.heldout_psnr(sorted((REPO / "benchmarks" / "results").glob("heldout*.json")), shipped_only=True)
+    return {m: float(np.mean(list(table[m, scale].values()))) for m in CANDIDATES if (m, scale) in table}
 
 
 @pytest.mark.parametrize("scale", [2, 3, 4])

@@ -272,6 +272,22 @@ def test_compare_models_reads_the_shipped_manifests():
     assert set(psnr) == {"Set5", "Set14", "BSD100", "Urban100"}
 
 
+def test_compare_models_keeps_only_held_out_figures_of_the_shipped_weights(tmp_path):
+    compare = _tool("compare_models")
+    shipped = sha256(REPO / "src/glsr/weights/glrl.safetensors")
+    files = []
+    for name, digest in (("now", shipped), ("before", "0" * 64)):
+        files.append(tmp_path / f"{name}.json")
+        stored = {
+            "model": "glrl",
+            "weights": {"x2": {"sha256": digest}},
+            "results": [{"photo": name, "scale": 2, "psnr": 1}],
+        }
+        files[-1].write_text(json.dumps(stored))
+    assert compare.heldout_psnr(files) == {("glrl", 2): {"now": 1, "before": 1}}
+    assert compare.heldout_psnr(files, shipped_only=True) == {("glrl", 2): {"now": 1}}
+
+
 def test_precision_update_replaces_only_the_measured_models_rows():
     from benchmarks.precision import merge
 

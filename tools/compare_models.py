@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from glsr.models import get_spec
-from glsr.weights import weights_path
+from glsr.weights import sha256, weights_path
 
 
 def benchmark_psnr(model: str, scale: int) -> dict[str, float]:
@@ -26,11 +26,14 @@ def benchmark_psnr(model: str, scale: int) -> dict[str, float]:
     return {r["dataset"]: r["psnr"] for r in manifest["results"] if r["scale"] == scale}
 
 
-def heldout_psnr(files: list[Path], precision: str = "fp32") -> dict[tuple[str, int], dict[str, float]]:
+def heldout_psnr(
+    files: list[Path], precision: str = "fp32", shipped_only: bool = False
+) -> dict[tuple[str, int], dict[str, float]]:
     """PSNR per photo, keyed by (model, scale), from ``benchmarks/heldout.py`` JSON files.
 
     Only files measured in ``precision`` count (files from before the field existed are fp32), so a
-    glob over the results folder does not mix fp32 and bf16 figures.
+    glob over the results folder does not mix fp32 and bf16 figures. With ``shipped_only``, only the
+    scales whose stored sha256 is that of the weights shipped now.
     """
     table: dict[tuple[str, int], dict[str, float]] = {}
     for file in files:
@@ -38,8 +41,15 @@ def heldout_psnr(files: list[Path], precision: str = "fp32") -> dict[tuple[str, 
         if stored.get("precision", "fp32") != precision:
             continue
         for r in stored["results"]:
+            if shipped_only and not _measured_on_shipped(stored, r["scale"]):
+                continue
             table.setdefault((stored["model"], r["scale"]), {})[r["photo"]] = r["psnr"]
     return table
+
+
+def _measured_on_shipped(stored: dict, scale: int) -> bool:
+    weights = stored.get("weights", {}).get(f"x{scale}")
+    return weights is not None and weights["sha256"] == sha256(weights_path(get_spec(stored["model"]), scale))
 
 
 def main() -> int:
