@@ -40,9 +40,9 @@ def _seed() -> None:
 
 
 @pytest.fixture(autouse=True)
-def _no_amx(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``--precision auto`` resolves to fp32 here, so a test gives the same figures on a CPU with AMX
-    (where auto means bf16) as without; tests of bf16 ask for it, and tests of auto set the units."""
+def _no_fast_bf16(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--precision auto`` resolves to fp32 here, so a test gives the same figures on a CPU with fast
+    bf16 (where auto means bf16) as without; tests of bf16 ask for it, and tests of auto patch this."""
     import glsr.inference
 
-    monkeypatch.setattr(glsr.inference, "bf16_units", lambda: "")
+    monkeypatch.setattr(glsr.inference, "fast_bf16", lambda: False)

@@ -207,19 +207,18 @@ def test_weights_of_a_non_default_variant_load_through_their_sidecar(tmp_path: P
 
 
 @pytest.mark.parametrize(
-    ("units", "device", "allowed", "expected"),
+    ("fast", "device", "allowed", "expected"),
     [
-        ("AMX", "cpu", True, "bf16"),
-        ("AMX", "cpu", False, "fp32"),  # the model lost accuracy in bf16
-        ("AVX-512 BF16, no AMX", "cpu", True, "fp32"),
-        ("", "cpu", True, "fp32"),
-        ("AMX", "cuda", True, "fp32"),
+        (True, "cpu", True, "bf16"),
+        (True, "cpu", False, "fp32"),  # the model lost accuracy in bf16
+        (False, "cpu", True, "fp32"),
+        (True, "cuda", True, "fp32"),
     ],
 )
-def test_auto_precision_is_bf16_only_for_a_measured_model_on_a_cpu_with_amx(
-    monkeypatch, units, device, allowed, expected
+def test_auto_precision_is_bf16_only_for_a_measured_model_on_a_cpu_with_fast_bf16(
+    monkeypatch, fast, device, allowed, expected
 ):
-    monkeypatch.setattr(inference, "bf16_units", lambda: units)
+    monkeypatch.setattr(inference, "fast_bf16", lambda: fast)
     spec = dataclasses.replace(get_spec("glrl"), bf16_auto=allowed)
     assert resolve_precision("auto", torch.device(device), spec) == expected
     assert resolve_precision("fp32", torch.device(device), spec) == "fp32"
@@ -227,11 +226,11 @@ def test_auto_precision_is_bf16_only_for_a_measured_model_on_a_cpu_with_amx(
 
 
 def test_load_model_resolves_auto_precision(monkeypatch):
-    monkeypatch.setattr(inference, "bf16_units", lambda: "AMX")
+    monkeypatch.setattr(inference, "fast_bf16", lambda: True)
     assert load_model("gladsr_l", 2, device="cpu").precision == "bf16"
     assert load_model("srcnn", 2, device="cpu").precision == "fp32"
     assert load_model("gladsr_l", 2, device="cpu", precision="fp32").precision == "fp32"
-    monkeypatch.setattr(inference, "bf16_units", lambda: "")
+    monkeypatch.setattr(inference, "fast_bf16", lambda: False)
     assert load_model("gladsr_l", 2, device="cpu").precision == "fp32"
 
 

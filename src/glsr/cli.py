@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--precision",
         default="auto",
         choices=("auto", "fp32", "bf16"),
-        help="network arithmetic (default auto: bf16 on a CPU with AMX for models measured to lose nothing by it)",
+        help="network arithmetic (default auto: bf16 where the CPU runs it fast and the model loses nothing by it)",
     )
     up.add_argument("--overwrite", action="store_true", help="replace existing output files")
     up.add_argument("--max-pixels", type=float, help="refuse inputs with more megapixels than this")

@@ -28,7 +28,7 @@ def bf16_units(flags: str | None = None) -> str:
     """Which bfloat16 matrix units the CPU has, from its flags: 'AMX', 'AVX-512 BF16, no AMX' or ''.
 
     The same model name can hide either: bf16 autocast ran a training step about 3.7x faster than fp32
-    on a CPU with AMX, and 1.4x slower on one with only AVX-512 BF16 (docs/training.md), so a figure
+    on a CPU with AMX, and 1.4x slower on an Intel one with only AVX-512 BF16 (docs/training.md), so a figure
     measured on a CPU names them.
     """
     found = set((_cpuinfo_field("flags") if flags is None else flags).split())
@@ -37,6 +37,21 @@ def bf16_units(flags: str | None = None) -> str:
     if "avx512_bf16" in found:
         return "AVX-512 BF16, no AMX"
     return ""
+
+
+def fast_bf16(flags: str | None = None, vendor: str | None = None) -> bool:
+    """Whether bf16 autocast runs inference faster than fp32 on this CPU, by what was measured.
+
+    AMX: VDSR, GLRL and GLADSR-L upscaled 1.9-4.2x faster on a 2-core Intel Xeon. AVX-512 BF16 on an
+    AMD CPU (Zen 4 and later): GLRL 1.9x on a 2-core AMD EPYC (README, "Speed"). AVX-512 BF16 on an
+    Intel CPU without AMX: GLRL x2 only 1.09x, and training steps slower, so not there.
+    ``flags`` and ``vendor`` default to this machine's /proc/cpuinfo.
+    """
+    units = bf16_units(flags)
+    if units == "AMX":
+        return True
+    found_vendor = _cpuinfo_field("vendor_id") if vendor is None else vendor
+    return units == "AVX-512 BF16, no AMX" and found_vendor == "AuthenticAMD"
 
 
 def describe(device: torch.device | str = "cpu") -> str:

@@ -27,7 +27,7 @@ from torch import nn
 
 from glsr.color import quantize, rgb_to_ycbcr, ycbcr_to_rgb
 from glsr.errors import BadArgument, BadImage
-from glsr.hardware import bf16_units
+from glsr.hardware import fast_bf16
 from glsr.memory import reuse_freed_memory
 from glsr.models import ModelSpec, create_model, default_model, get_spec
 from glsr.resize import imresize
@@ -53,16 +53,17 @@ def resolve_device(device: Device | str) -> torch.device:
 
 
 def resolve_precision(precision: Precision | str, device: torch.device, spec: ModelSpec) -> Literal["fp32", "bf16"]:
-    """``auto`` picks bf16 for a model whose descriptor allows it (``bf16_auto``) on a CPU with AMX.
+    """``auto`` picks bf16 for a model whose descriptor allows it (``bf16_auto``) on a CPU where bf16 is fast.
 
-    On the 2-core AMX Xeon, bf16 autocast upscaled VDSR, GLRL and GLADSR-L 1.9-4.2x faster than fp32, within
-    0.003 dB and 0.00003 SSIM of fp32 on Set5, Set14 and BSD100 (README, "bf16"). A CPU with only
-    AVX-512 BF16 ran bf16 no faster than fp32, and on a GPU it has not been measured, so both keep fp32.
+    Such a CPU (:func:`glsr.hardware.fast_bf16`: AMX, or AVX-512 BF16 on an AMD CPU) upscaled VDSR,
+    GLRL and GLADSR-L 1.6-4.2x faster in bf16 than in fp32, within 0.003 dB and 0.00003 SSIM of fp32 on
+    Set5, Set14 and BSD100 (README, "bf16"). An Intel CPU with AVX-512 BF16 but no AMX gained under
+    10 %, and on a GPU bf16 has not been measured, so both keep fp32.
     """
     if precision not in get_args(Precision):
         raise BadArgument(f"unknown precision {precision!r}; choose auto, fp32 or bf16")
     if precision == "auto":
-        return "bf16" if spec.bf16_auto and device.type == "cpu" and bf16_units() == "AMX" else "fp32"
+        return "bf16" if spec.bf16_auto and device.type == "cpu" and fast_bf16() else "fp32"
     return precision  # type: ignore[return-value]
 
 
@@ -272,8 +273,8 @@ def load_model(
         scale: 2, 3 or 4.
         weights: a ``.safetensors`` file; without it, the shipped weights are used (a model with no
             parameters needs none).
-        precision: ``fp32``, ``bf16`` or ``auto`` (:func:`resolve_precision`: bf16 on a CPU with AMX
-            for the models measured to lose nothing by it, else fp32).
+        precision: ``fp32``, ``bf16`` or ``auto`` (:func:`resolve_precision`: bf16 on a CPU where it
+            is fast, for the models measured to lose nothing by it, else fp32).
         tile, tile_overlap, ensemble, reuse_memory: see :class:`Upscaler`; a model without
             parameters (bicubic) never reuses memory.
     """

@@ -190,6 +190,17 @@ def test_fused_reconstruction_is_built_on_the_source_nets_device_and_dtype():
         torch.testing.assert_close(fused(x), model(x), atol=1e-12, rtol=0)
 
 
+def test_fused_deconvolution_runs_in_float32_under_bf16_autocast():
+    # torch's bf16 kernel for the grouped transposed convolution is several times slower on a CPU.
+    fused = _tiny(3).for_inference()
+    seen = []
+    fused.deconv.register_forward_hook(lambda module, args, out: seen.append((args[0].dtype, out.dtype)))
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        y = fused(torch.rand(1, 3, 8, 6))
+    assert seen == [(torch.float32, torch.float32)] * 2
+    assert y.dtype == torch.float32 and y.shape == (1, 3, 24, 18)
+
+
 def _channels_last(*shape: int) -> torch.Tensor:
     return torch.rand(*shape).contiguous(memory_format=torch.channels_last)
 

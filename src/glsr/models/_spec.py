@@ -40,11 +40,12 @@ class ModelSpec:
             augmentation), so the shipped file is ``<name>.safetensors`` rather than per scale.
         default_for: the scales at which this is the model ``glsr upscale`` and :func:`glsr.upscale`
             use when none is named (exactly one model per scale; tested).
-        bf16_auto: ``--precision auto`` runs this model under bf16 autocast on a CPU with AMX. Set it
-            only where ``benchmarks/precision.py`` measured the shipped weights in bf16 within 0.01 dB
-            and 0.0001 SSIM of fp32 on Set5, Set14 and BSD100 (tested against the stored results).
-            Networks that add their output to a float32 image (a global residual) lose nothing; ones
-            that carry the image itself through bf16 features (SRCNN, FSRCNN) lose up to 0.06 dB.
+        bf16_auto: ``--precision auto`` runs this model under bf16 autocast on a CPU where bf16 is fast
+            (:func:`glsr.hardware.fast_bf16`). Set it only where ``benchmarks/precision.py`` measured
+            the shipped weights in bf16 within 0.01 dB and 0.0001 SSIM of fp32 on Set5, Set14 and
+            BSD100 (tested against the stored results). Networks that add their output to a float32
+            image (a global residual) lose nothing; ones that carry the image itself through bf16
+            features (SRCNN, FSRCNN) lose up to 0.06 dB.
         description: one line for ``glsr models``.
     """
 

@@ -426,7 +426,9 @@ class FusedGLADSR(nn.Module):
         f_c = self.basic(outside_autocast(self.fenet, x))
         y = self.alpha * imresize(x, self.scale)
         for stage, f in ((self.coarse, f_c), (self.fine, self.refine(f_c))):
-            t = self.deconv(f)
+            # In float32 under bf16 autocast too: torch has no fast bf16 kernel for this grouped
+            # transposed convolution on a CPU (4x slower than float32 at x4 on a 512x512 input).
+            t = outside_autocast(self.deconv, f)
             for conv in stage:
                 y += conv(t)
             del t
@@ -465,6 +467,7 @@ SPECS = (
         param_tolerance=0.03,
         margin=receptive_margin(4, 4),  # 44
         global_context=True,
+        bf16_auto=True,  # benchmarks/results/precision.json
         description="GLADSR G4B4: global-local adjusting modules, shared separable pyramid upsampler",
     ),
     ModelSpec(
