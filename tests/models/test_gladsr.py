@@ -191,7 +191,7 @@ def test_fused_reconstruction_is_built_on_the_source_nets_device_and_dtype():
 
 
 def test_fused_deconvolution_runs_in_float32_under_bf16_autocast():
-    # torch's bf16 kernel for the grouped transposed convolution is several times slower on a CPU.
+    # torch's bf16 CPU kernel for the grouped transposed convolution is much slower (README, Speed).
     fused = _tiny(3).for_inference()
     seen = []
     fused.deconv.register_forward_hook(lambda module, args, out: seen.append((args[0].dtype, out.dtype)))

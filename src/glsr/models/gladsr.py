@@ -426,8 +426,8 @@ class FusedGLADSR(nn.Module):
         f_c = self.basic(outside_autocast(self.fenet, x))
         y = self.alpha * imresize(x, self.scale)
         for stage, f in ((self.coarse, f_c), (self.fine, self.refine(f_c))):
-            # In float32 under bf16 autocast too: torch has no fast bf16 kernel for this grouped
-            # transposed convolution on a CPU (4x slower than float32 at x4 on a 512x512 input).
+            # In float32 under bf16 autocast too: torch's bf16 CPU kernel for this grouped transposed
+            # convolution is much slower than its float32 one (README, Speed).
             t = outside_autocast(self.deconv, f)
             for conv in stage:
                 y += conv(t)
