@@ -56,7 +56,7 @@ def resolve_precision(precision: Precision | str, device: torch.device, spec: Mo
     """``auto`` picks bf16 for a model whose descriptor allows it (``bf16_auto``) on a CPU where bf16 is fast.
 
     Such a CPU (:func:`glsr.hardware.fast_bf16`: AMX, or AVX-512 BF16 on an AMD CPU) upscaled VDSR,
-    GLRL and GLADSR-L 1.6-4.2x faster in bf16 than in fp32, within 0.003 dB and 0.00003 SSIM of fp32 on
+    GLRL and GLADSR-L 1.9-4.2x faster in bf16 than in fp32, within 0.003 dB and 0.00003 SSIM of fp32 on
     Set5, Set14 and BSD100 (README, "bf16"). An Intel CPU with AVX-512 BF16 but no AMX gained under
     10 %, and on a GPU bf16 has not been measured, so both keep fp32.
     """

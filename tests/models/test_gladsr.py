@@ -10,6 +10,7 @@ from torch import nn
 
 from glsr.models import MODELS, count_parameters, create_model
 from glsr.models.gladsr import (
+    DECONV_GEOMETRY,
     GLADSR,
     DenseFeatures,
     FusedGLADSR,
@@ -21,6 +22,7 @@ from glsr.models.gladsr import (
     grow_glams,
     pointwise,
     receptive_margin,
+    subpixel_form,
 )
 from glsr.resize import imresize
 
@@ -190,15 +192,35 @@ def test_fused_reconstruction_is_built_on_the_source_nets_device_and_dtype():
         torch.testing.assert_close(fused(x), model(x), atol=1e-12, rtol=0)
 
 
-def test_fused_deconvolution_runs_in_float32_under_bf16_autocast():
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_subpixel_form_is_the_transposed_convolution(scale):
+    kernel, stride, padding = DECONV_GEOMETRY[scale]
+    deconv = nn.ConvTranspose2d(8, 4, kernel, stride, padding, groups=4).double()
+    x = torch.rand(2, 8, 7, 5, dtype=torch.float64)
+    weight, bias, pad = subpixel_form(deconv)
+    with torch.no_grad():
+        y = F.pixel_shuffle(F.conv2d(x, weight, bias, padding=pad, groups=4), scale)
+        torch.testing.assert_close(y, deconv(x), atol=1e-12, rtol=0)  # borders included
+
+
+def test_fused_net_uses_the_subpixel_form_under_autocast_only():
     # torch's bf16 CPU kernel for the grouped transposed convolution is much slower (README, Speed).
-    fused = _tiny(3).for_inference()
-    seen = []
-    fused.deconv.register_forward_hook(lambda module, args, out: seen.append((args[0].dtype, out.dtype)))
-    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
-        y = fused(torch.rand(1, 3, 8, 6))
-    assert seen == [(torch.float32, torch.float32)] * 2
-    assert y.dtype == torch.float32 and y.shape == (1, 3, 24, 18)
+    model = _tiny(3)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    fused = model.for_inference()
+    calls = []
+    fused.deconv.register_forward_hook(lambda module, args, out: calls.append(out.dtype))
+    x = torch.rand(1, 3, 8, 6)
+    with torch.no_grad():
+        y = fused(x)
+        assert calls == [torch.float32] * 2
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            y_bf16 = fused(x)
+    assert calls == [torch.float32] * 2  # not called again
+    assert y_bf16.dtype == torch.float32 and y_bf16.shape == (1, 3, 24, 18)
+    torch.testing.assert_close(y_bf16, y, atol=0.02, rtol=0)  # bf16 rounding of the features only
 
 
 def _channels_last(*shape: int) -> torch.Tensor:

@@ -365,6 +365,37 @@ def grow_glams(state: dict[str, torch.Tensor], model: GLADSR) -> dict[str, torch
     return grown
 
 
+@torch.no_grad()
+def subpixel_form(deconv: nn.ConvTranspose2d) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """A convolution at LR size whose pixel shuffle equals ``deconv`` (stride s, kernel k, padding p).
+
+    Output pixel ``s i + a`` of the transposed convolution sums ``x[j] w[s (i - j) + a + p]`` over the
+    input pixels j with the kernel index in range, so each of the s x s output phases (a, b) is an
+    ordinary convolution of x with the taps ``w[s m + a + p]``, ``m = i - j``. Stacking the phases
+    as output channels ``c s^2 + a s + b`` (:func:`torch.nn.functional.pixel_shuffle`'s order) gives
+    one grouped convolution with a ``2 r + 1`` kernel, r the largest ``|m|``. The padding of both is
+    zeros outside the LR image, so the two agree at the borders too.
+
+    Returns:
+        The weight ``(out s^2, in / groups, 2 r + 1, 2 r + 1)``, the bias (each channel's, s^2 times)
+        and the padding r.
+    """
+    (s, _), (k, _), (p, _) = deconv.stride, deconv.kernel_size, deconv.padding
+    groups = deconv.groups
+    w = deconv.weight  # (in, out / groups, k, k)
+    per_group_in, per_group_out = w.shape[0] // groups, w.shape[1]
+    taps = [(a, m) for a in range(s) for m in range(-k, k + 1) if 0 <= s * m + a + p < k]
+    r = max(abs(m) for _, m in taps)
+    weight = w.new_zeros(groups, per_group_out, s, s, per_group_in, 2 * r + 1, 2 * r + 1)
+    grouped = w.reshape(groups, per_group_in, per_group_out, k, k).transpose(1, 2)
+    for a, m in taps:
+        for b, n in taps:
+            # Input pixel j = i - m sits at kernel row r - m of an ordinary convolution.
+            weight[:, :, a, b, :, r - m, r - n] = grouped[..., s * m + a + p, s * n + b + p]
+    bias = deconv.bias.repeat_interleave(s * s) if deconv.bias is not None else None
+    return weight.reshape(-1, per_group_in, 2 * r + 1, 2 * r + 1), bias, r
+
+
 class FusedGLADSR(nn.Module):
     """GLADSR's final output ``y`` (eq. 3-4) with the linear reconstruction folded, for inference only.
 
@@ -375,6 +406,10 @@ class FusedGLADSR(nn.Module):
     convolutions at HR instead of three 16 -> 8 convolutions, a 24-channel concatenation and a gate,
     and never holds the 24-channel ``F_up``. The coarse output ``y_c`` is not formed. Exact up to float
     rounding; the weights are a snapshot (call :meth:`GLADSR.for_inference` again after changing them).
+
+    Under autocast the deconvolution runs in its sub-pixel form (:func:`subpixel_form`), because
+    torch's bf16 CPU kernel for a grouped transposed convolution is much slower than an ordinary
+    convolution's (README, Speed); without autocast, the transposed convolution is the faster.
     """
 
     def __init__(self, net: GLADSR) -> None:
@@ -382,6 +417,9 @@ class FusedGLADSR(nn.Module):
         self.scale = net.scale
         self.fenet, self.basic, self.refine = net.fenet, net.basic, net.refine
         self.deconv = net.upsampler.deconv
+        weight, bias, self.subpixel_padding = subpixel_form(self.deconv)
+        self.register_buffer("subpixel_weight", weight, persistent=False)
+        self.register_buffer("subpixel_bias", bias, persistent=False)
         self.alpha = net.alpha
         beta_fine = net.beta if net.beta_fine is None else net.beta_fine
         self.coarse = self._fold(net.upsampler, net.gate_coarse, net.beta)
@@ -426,13 +464,20 @@ class FusedGLADSR(nn.Module):
         f_c = self.basic(outside_autocast(self.fenet, x))
         y = self.alpha * imresize(x, self.scale)
         for stage, f in ((self.coarse, f_c), (self.fine, self.refine(f_c))):
-            # In float32 under bf16 autocast too: torch's bf16 CPU kernel for this grouped transposed
-            # convolution is much slower than its float32 one (README, Speed).
-            t = outside_autocast(self.deconv, f)
+            t = self._deconvolve(f)
             for conv in stage:
                 y += conv(t)
             del t
         return y
+
+    def _deconvolve(self, f: torch.Tensor) -> torch.Tensor:
+        """The SPU's transposed convolution of ``f``; in its sub-pixel form under autocast."""
+        if not torch.is_autocast_enabled(f.device.type):
+            return self.deconv(f)
+        t = F.conv2d(
+            f, self.subpixel_weight, self.subpixel_bias, padding=self.subpixel_padding, groups=self.deconv.groups
+        )
+        return F.pixel_shuffle(t, self.scale)
 
 
 def receptive_margin(glams: int, blocks: int) -> int:
