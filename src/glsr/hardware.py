@@ -28,8 +28,8 @@ def bf16_units(flags: str | None = None) -> str:
     """Which bfloat16 matrix units the CPU has, from its flags: 'AMX', 'AVX-512 BF16, no AMX' or ''.
 
     The same model name can hide either: bf16 autocast ran a training step about 3.7x faster than fp32
-    on a CPU with AMX, and 1.4x slower on an Intel one with only AVX-512 BF16 (docs/training.md), so a figure
-    measured on a CPU names them.
+    on a CPU with AMX, and 1.4x slower on an Intel one with only AVX-512 BF16 (docs/training.md), so a
+    figure measured on a CPU names them.
     """
     found = set((_cpuinfo_field("flags") if flags is None else flags).split())
     if "amx_bf16" in found:
