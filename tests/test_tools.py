@@ -137,6 +137,33 @@ def test_grow_gladsr_writes_a_larger_network_with_the_same_output(tmp_path, monk
     assert capsys.readouterr().err.count("error:") == 2
 
 
+def test_grow_drrn_writes_a_deeper_network_with_nearly_the_same_output(tmp_path, monkeypatch, capsys):
+    grow = _tool("grow_drrn")
+    torch.manual_seed(0)
+    small = create_model("drrn", 2, units=2, channels=8).eval()
+    save_weights(small, tmp_path / "small.safetensors")
+    out = tmp_path / "start" / "grown.safetensors"
+    real_create = grow.create_model
+    monkeypatch.setattr(grow, "create_model", lambda name, scale, **kw: real_create(name, scale, channels=8, **kw))
+    monkeypatch.setattr(sys, "argv", ["grow", str(tmp_path / "small.safetensors"), "--units", "4", "-o", str(out)])
+    assert grow.main() == 0
+    record = json.loads(out.with_suffix(".json").read_text())
+    assert record["sha256"] == sha256(out) and record["grown_from"]["sha256"] == sha256(tmp_path / "small.safetensors")
+    assert record["units"] == {"source": 2, "grown": 4} and 0 < record["max_output_difference"] < 1e-3
+    big = real_create("drrn", 2, units=4, channels=8).eval()
+    big.load_state_dict(load_file(str(out)))
+    x = torch.rand(1, 1, 12, 12)
+    with torch.no_grad():
+        torch.testing.assert_close(big(x), small(x), atol=1e-3, rtol=0)
+    # No more units than the source, or a scale so large the start drifts, is an error; nothing written.
+    for argv in (["--units", "2"], ["--units", "4", "--off-scale", "10"]):
+        other = tmp_path / "other.safetensors"
+        monkeypatch.setattr(sys, "argv", ["grow", str(tmp_path / "small.safetensors"), *argv, "-o", str(other)])
+        assert grow.main() == 1
+        assert not other.exists() and not other.with_suffix(".json").exists()
+    assert capsys.readouterr().err.count("error:") == 2
+
+
 def test_tables_count_every_stage_of_the_cost_and_schedule():
     tables = _tool("make_tables")
     manifest = {

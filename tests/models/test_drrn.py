@@ -10,7 +10,7 @@ from torch import nn
 
 from glsr.errors import BadArgument
 from glsr.models import MODELS, count_parameters, create_model
-from glsr.models.drrn import DRRN
+from glsr.models.drrn import DRRN, grow_units
 from glsr.models.vdsr import VDSR
 
 
@@ -124,3 +124,49 @@ def test_zero_init_starts_as_the_identity_and_still_learns():
     loss = (model(x) - x.flip(-1)).square().mean()
     loss.backward()
     assert model.reconstruction.weight.grad.abs().sum() > 0  # the zero layer is trained
+
+
+def _trained_looking(model: DRRN) -> DRRN:
+    """Random BatchNorm statistics and affines, as a trained network has, so no unit is neutral."""
+    torch.manual_seed(0)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.2, 0.2)
+        elif isinstance(m, nn.Conv2d):
+            m.bias.data.uniform_(-0.3, 0.3)
+    return model
+
+
+def test_grow_units_starts_where_the_smaller_drrn_ended():
+    """B1U2 -> B1U5: exact with the new units off, close as grown, and the new units learn."""
+    small = _trained_looking(DRRN(units=2, channels=8)).eval()
+    x = torch.rand(3, 1, 12, 12)
+    exact = DRRN(units=5, channels=8).eval()
+    exact.load_state_dict(grow_units(small.state_dict(), exact, off_scale=0.0))
+    grown = DRRN(units=5, channels=8).eval()
+    grown.load_state_dict(grow_units(small.state_dict(), grown))
+    with torch.no_grad():
+        torch.testing.assert_close(exact(x), small(x), atol=1e-5, rtol=0)
+        gap = (grown(x) - small(x)).abs().max().item()
+        assert 0 < gap < 1e-3
+        small.train(), exact.train()  # batch statistics: the shift of the first old unit cancels too
+        torch.testing.assert_close(exact(x), small(x), atol=1e-5, rtol=0)
+    grown.train()
+    ((grown(x) - x) ** 2).mean().backward()
+    assert grown.blocks[0].units[0].pre_activation_b.norm.weight.grad.abs().sum() > 0
+    # The shared convolutions are the smaller network's.
+    torch.testing.assert_close(grown.blocks[0].conv_a.weight, small.blocks[0].conv_a.weight)
+
+
+def test_grow_units_refuses_what_does_not_fit():
+    small = DRRN(units=3, channels=8)
+    with pytest.raises(ValueError, match="do not fit"):
+        grow_units(small.state_dict(), DRRN(units=2, channels=8))  # fewer units
+    with pytest.raises(ValueError, match="of that shape"):
+        grow_units(small.state_dict(), DRRN(units=5, channels=4))  # another width
+    with pytest.raises(ValueError, match="BatchNorm"):
+        plain = DRRN(units=1, channels=8, batch_norm=False)
+        grow_units(plain.state_dict(), DRRN(units=2, channels=8, batch_norm=False))

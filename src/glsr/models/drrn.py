@@ -146,6 +146,59 @@ class DRRN(nn.Module):
         return x + self.reconstruction(self.pre_reconstruction(h))
 
 
+@torch.no_grad()
+def grow_units(state: dict[str, torch.Tensor], model: DRRN, off_scale: float = 1e-4) -> dict[str, torch.Tensor]:
+    """A state dict for ``model`` that computes what ``state``, a DRRN with fewer units, computes.
+
+    Both have the same blocks and the same shared weight sets ``W_b`` (eq. 5); only ``U`` differs,
+    so the convolutions copy over by name. The smaller network's units become the last ones of each
+    block, and the new units come first, all but switched off: their second BatchNorm has zero shift
+    and the scale ``off_scale``, so ``F`` of eq. 4 is the bias of ``conv_b`` plus ``off_scale`` times
+    the unit's usual term, and every new unit returns about ``H^0 + bias``. The first old unit then
+    sees its input shifted by that bias, which its first BatchNorm's running mean absorbs (in
+    training the batch mean does). So the grown network starts where the smaller one ended (B1U9 ->
+    B1U25), to within ``off_scale``, and training switches the new units on through those scales. A
+    scale of exactly zero would be exact but dead: the ReLU after that BatchNorm passes no gradient
+    at zero. The paper trains each depth from scratch.
+
+    Raises:
+        ValueError: the states differ in more than ``U``, the source has more units than ``model``,
+            or there is no BatchNorm to switch units off with.
+    """
+    own = model.state_dict()
+    grown = {name: tensor.clone() for name, tensor in own.items()}
+    for b, block in enumerate(model.blocks):
+        prefix = f"blocks.{b}.units."
+        old = {int(k[len(prefix) :].split(".")[0]) for k in state if k.startswith(prefix)}
+        extra = len(block.units) - len(old)
+        if block.units and not isinstance(block.units[0].pre_activation_b.norm, nn.BatchNorm2d):
+            raise ValueError("a DRRN without BatchNorm has no units to grow (nor a way to switch new ones off)")
+        if not old or old != set(range(len(old))) or extra < 0:
+            raise ValueError(f"block {b}: {len(old)} units do not fit in {len(block.units)}")
+        for name in [k for k in grown if k.startswith(prefix)]:
+            unit, rest = name[len(prefix) :].split(".", 1)
+            if int(unit) < extra:
+                if rest == "pre_activation_b.norm.weight":
+                    grown[name].fill_(off_scale)
+                elif rest == "pre_activation_b.norm.bias":
+                    grown[name].zero_()
+                continue
+            source = f"{prefix}{int(unit) - extra}.{rest}"
+            if source not in state or state[source].shape != grown[name].shape:
+                raise ValueError(f"{name}: no tensor {source} of that shape in the smaller DRRN")
+            grown[name] = state[source].clone()
+        if extra and block.conv_b is not None and block.conv_b.bias is not None:
+            bias = state[f"blocks.{b}.conv_b.bias"]
+            grown[f"{prefix}{extra}.pre_activation_a.norm.running_mean"] += bias
+    for name, tensor in state.items():
+        if ".units." in name:
+            continue
+        if name not in grown or grown[name].shape != tensor.shape:
+            raise ValueError(f"{name} is not a tensor of the larger DRRN")
+        grown[name] = tensor.clone()
+    return grown
+
+
 def _build(scale: int, **kwargs: object) -> DRRN:
     return DRRN(**kwargs)  # type: ignore[arg-type]
 

@@ -11,11 +11,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_model, save_model
 from torch import nn
 
 from glsr.errors import MissingWeights
+from glsr.files import write_text
 from glsr.models._spec import ModelSpec
 
 WEIGHTS_DIR = Path(__file__).resolve().parent
@@ -112,3 +114,40 @@ def save_weights(model: nn.Module, path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
     save_model(model, str(tmp))
     tmp.replace(path)
+
+
+def save_grown(
+    grown: nn.Module,
+    like: nn.Module,
+    sample: torch.Tensor,
+    tolerance: float,
+    out: Path,
+    source: Path,
+    details: dict[str, Any],
+) -> float:
+    """Write a grown start (a larger network started from a smaller one's weights) and its record.
+
+    ``like`` is the smaller network with ``source``'s weights. Both run on ``sample`` first: if
+    their outputs differ by more than ``tolerance`` nothing is written (``ValueError``). The record,
+    ``out`` with ``.json``, names the file and its source with their sha256, so that
+    ``tools/export_weights.py`` lists the source's training as the grown network's first stages, then
+    the largest difference and ``details`` (what was grown, the command).
+
+    Returns:
+        The largest absolute output difference on ``sample``.
+    """
+    with torch.no_grad():
+        gap = (like(sample) - grown(sample)).abs().max().item()
+    if gap > tolerance:
+        raise ValueError(f"the grown network differs from the source by {gap:.2e}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_weights(grown, out)
+    record = {
+        "file": str(out),
+        "sha256": sha256(out),
+        "grown_from": {"file": str(source), "sha256": sha256(source)},
+        "max_output_difference": gap,
+        **details,
+    }
+    write_text(out.with_suffix(".json"), json.dumps(record, indent=2) + "\n")
+    return gap
