@@ -10,7 +10,15 @@ import torch
 from glsr.errors import MissingWeights
 from glsr.evaluate import evaluate
 from glsr.models import MODELS, create_model, get_spec
-from glsr.weights import WEIGHTS_DIR, load_pretrained, load_weights_file, read_manifest, save_weights, sha256
+from glsr.weights import (
+    WEIGHTS_DIR,
+    load_pretrained,
+    load_weights_file,
+    read_manifest,
+    save_grown,
+    save_weights,
+    sha256,
+)
 
 SHIPPED = sorted(WEIGHTS_DIR.glob("*.safetensors"))
 
@@ -104,3 +112,24 @@ def test_a_file_that_does_not_match_its_manifest_checksum_is_refused(tmp_path, m
     path.with_suffix(".json").write_text(json.dumps({"sha256": "0" * 64}))
     with pytest.raises(MissingWeights, match="corrupt"):
         load_pretrained(create_model("srcnn", 3), spec, 3)
+
+
+def test_save_grown_writes_the_start_and_its_record_only_if_it_computes_like_the_source(tmp_path):
+    small = torch.nn.Conv2d(1, 1, 3, padding=1)
+    source = tmp_path / "small.safetensors"
+    save_weights(small, source)
+    same = torch.nn.Conv2d(1, 1, 3, padding=1)
+    same.load_state_dict(small.state_dict())
+    x = torch.rand(1, 1, 8, 8)
+    out = tmp_path / "start" / "grown.safetensors"
+    assert save_grown(same, small, x, 1e-6, out, source, {"command": "test"}) == 0.0
+    record = json.loads(out.with_suffix(".json").read_text())
+    assert record["sha256"] == sha256(out) and record["grown_from"] == {"file": str(source), "sha256": sha256(source)}
+    assert record["max_output_difference"] == 0.0 and record["command"] == "test"
+    # A start that computes something else is refused and nothing is written.
+    with torch.no_grad():
+        same.bias.add_(0.5)
+    other = tmp_path / "other.safetensors"
+    with pytest.raises(ValueError, match=r"differs from the source by 5\.00e-01"):
+        save_grown(same, small, x, 1e-6, other, source, {})
+    assert not other.exists() and not other.with_suffix(".json").exists()
