@@ -7,8 +7,8 @@ Runs ``glsr benchmark``'s measurement (``glsr.evaluate.evaluate``, each model's 
 in fp32 and once under bf16 autocast on the CPU, and prints both with the differences. ``glsr upscale
 --precision auto`` runs bf16 only for models whose descriptor sets ``bf16_auto``, which a test holds to
 these stored results (the weights' sha256 included): within 0.01 dB and 0.0001 SSIM. ``--update``
-measures only the given models and replaces their rows in the stored file, keeping the others; each
-row records the CPU and the date it was measured on.
+measures only the given models and scales and replaces their rows in the stored file, keeping the
+others; each row records the CPU and the date it was measured on.
 
 ``--fp32-from-manifest`` takes the fp32 figures from the weights' manifest instead of measuring them
 again: ``tools/export_weights.py`` measured them with the same call on the same file (the manifest's
@@ -86,14 +86,15 @@ def compare(
 
 
 def merge(stored: dict, new: list[dict]) -> list[dict]:
-    """The stored file's rows of the models not in ``new``, then ``new``.
+    """The stored file's rows of the models and scales not in ``new``, then ``new``.
 
-    Files written before ``--update`` existed hold the CPU and date once, at the top; the kept rows
-    take them along.
+    A model measured again at one scale (per-scale weights, one of them re-shipped) keeps its other
+    scales' rows. Files written before ``--update`` existed hold the CPU and date once, at the top;
+    the kept rows take them along.
     """
-    measured = {r["model"] for r in new}
+    measured = {(r["model"], r["scale"]) for r in new}
     stamp = {k: stored[k] for k in ("measured_on", "date") if k in stored}
-    kept = [{**stamp, **r} for r in stored["results"] if r["model"] not in measured]
+    kept = [{**stamp, **r} for r in stored["results"] if (r["model"], r["scale"]) not in measured]
     return kept + new
 
 
@@ -107,7 +108,9 @@ def main() -> None:
     parser.add_argument(
         "--fp32-from-manifest", action="store_true", help="take the fp32 figures from the weights' manifest"
     )
-    parser.add_argument("--update", action="store_true", help="replace only these models' rows in the --json file")
+    parser.add_argument(
+        "--update", action="store_true", help="replace only these models' rows at these scales in the --json file"
+    )
     args = parser.parse_args()
     if args.update and not (args.json and args.json.is_file()):
         parser.error("--update needs an existing --json file")

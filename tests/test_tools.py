@@ -315,17 +315,22 @@ def test_compare_models_keeps_only_held_out_figures_of_the_shipped_weights(tmp_p
     assert compare.heldout_psnr(files, shipped_only=True) == {("glrl", 2): {"now": 1}}
 
 
-def test_precision_update_replaces_only_the_measured_models_rows():
+def test_precision_update_replaces_only_the_measured_models_and_scales_rows():
     from benchmarks.precision import merge
 
     stored = {
         "measured_on": "old cpu",
         "date": "2026-12-01",
-        "results": [{"model": "a", "psnr_bf16": 1.0}, {"model": "b", "psnr_bf16": 2.0}],
+        "results": [
+            {"model": "a", "scale": 2, "psnr_bf16": 1.0},
+            {"model": "b", "scale": 2, "psnr_bf16": 2.0},
+            {"model": "b", "scale": 4, "psnr_bf16": 4.0},
+        ],
     }
-    new = [{"model": "b", "psnr_bf16": 3.0, "measured_on": "new cpu", "date": "2026-12-02"}]
+    new = [{"model": "b", "scale": 4, "psnr_bf16": 5.0, "measured_on": "new cpu", "date": "2026-12-02"}]
     assert merge(stored, new) == [
-        {"model": "a", "psnr_bf16": 1.0, "measured_on": "old cpu", "date": "2026-12-01"},
+        {"model": "a", "scale": 2, "psnr_bf16": 1.0, "measured_on": "old cpu", "date": "2026-12-01"},
+        {"model": "b", "scale": 2, "psnr_bf16": 2.0, "measured_on": "old cpu", "date": "2026-12-01"},
         *new,
     ]
 
