@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -187,6 +188,11 @@ def test_intermediate_supervision_recipes_run(tiny_root, tmp_path, recipe):
     assert (tmp_path / recipe / "model.safetensors").is_file()
 
 
+def _rank_outputs(logs: Path) -> str:
+    """The end of each torchrun rank's own stderr, which the launcher's summary leaves out."""
+    return "".join(f"--- {f.relative_to(logs)}\n{f.read_text()[-3000:]}\n" for f in sorted(logs.rglob("stderr.log")))
+
+
 def _inline(kwargs: dict) -> str:
     """A TOML inline table for --set model_kwargs=..."""
     return "{" + ", ".join(f"{k} = {json.dumps(v)}" for k, v in kwargs.items()) + "}"
@@ -194,14 +200,17 @@ def _inline(kwargs: dict) -> str:
 
 def test_torchrun_two_processes(tiny_root, tmp_path):
     out = tmp_path / "ddp"
+    logs = tmp_path / "logs"
     command = [
-        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "glsr",
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+        "--log-dir", str(logs), "--redirects", "3", "-m", "glsr",
         "train", "srcnn", "--scale", "3", "--max-iterations", "4", "--device", "cpu", "--out", str(out),
         "--data-root", str(tiny_root), *[a for item in TINY for a in ("--set", item)],
     ]  # fmt: skip
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    # The fault handler prints every thread's Python stack if a rank dies of a signal.
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONFAULTHANDLER": "1"}
     done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
-    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.returncode == 0, _rank_outputs(logs) + done.stderr[-1500:]
     assert (out / "model.safetensors").is_file()
     checkpoint = load_checkpoint(out / "last.ckpt")
     assert len(checkpoint["sampler"]) == 2  # each rank's own data-order state

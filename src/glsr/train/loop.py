@@ -14,6 +14,7 @@ images, and only rank 0 validates, logs and writes files.
 from __future__ import annotations
 
 import csv
+import gc
 import json
 import math
 import os
@@ -319,6 +320,9 @@ def train(
             )
     finally:
         if world > 1 and dist.is_initialized():
+            # The DDP wrapper sits in reference cycles; collect it while its process group still
+            # exists, so that no gloo work object is left for interpreter shutdown to free.
+            gc.collect()
             dist.destroy_process_group()
 
 
@@ -546,6 +550,10 @@ def _train(
         tmp = out / "model.json.tmp"
         tmp.write_text(json.dumps(description, indent=1) + "\n")
         os.replace(tmp, out / "model.json")
+    if world > 1:
+        # No rank closes its connections while rank 0 still validates and writes: every rank
+        # leaves together, after the files exist.
+        dist.barrier()
     return weights
 
 
