@@ -172,7 +172,7 @@ def _train(args: argparse.Namespace) -> int:
         data_root=args.data_root,
         overrides=args.set,
     )
-    if out is not None:
+    if out is not None and os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 writes
         print(f"wrote {out}")
     return 0
 

@@ -14,7 +14,7 @@ images, and only rank 0 validates, logs and writes files.
 from __future__ import annotations
 
 import csv
-import gc
+import importlib
 import json
 import math
 import os
@@ -309,6 +309,12 @@ def train(
         if target.type == "cuda":
             target = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
             torch.cuda.set_device(target)
+        # torch._dynamo, imported lazily by the first optimiser or DDP wrapper, keeps references to a
+        # default process group that exists when it is imported, so destroy_process_group could not
+        # free it and its gloo threads ran into interpreter shutdown, where a rank sometimes aborted
+        # ("terminate called without an active exception"). Imported first, it holds none.
+        importlib.import_module("torch._dynamo")
+
         dist.init_process_group("nccl" if target.type == "cuda" else "gloo")
     main_rank = rank == 0
     try:
@@ -320,9 +326,6 @@ def train(
             )
     finally:
         if world > 1 and dist.is_initialized():
-            # The DDP wrapper sits in reference cycles; collect it while its process group still
-            # exists, so that no gloo work object is left for interpreter shutdown to free.
-            gc.collect()
             dist.destroy_process_group()
 
 
@@ -550,10 +553,6 @@ def _train(
         tmp = out / "model.json.tmp"
         tmp.write_text(json.dumps(description, indent=1) + "\n")
         os.replace(tmp, out / "model.json")
-    if world > 1:
-        # No rank closes its connections while rank 0 still validates and writes: every rank
-        # leaves together, after the files exist.
-        dist.barrier()
     return weights
 
 
