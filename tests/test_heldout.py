@@ -25,12 +25,12 @@ CANDIDATES = ("glrl", "gladsr_l", "gladsr")
 REPO = Path(__file__).resolve().parents[1]
 
 
-def test_the_default_is_glrl_at_x2_and_gladsr_l_at_x3_and_x4():
+def test_the_default_is_gladsr_l_at_every_scale():
     from glsr.cli import build_parser
 
     args = build_parser().parse_args(["upscale", "x.png", "--scale", "2"])
     assert args.model is None  # resolved per scale by load_model
-    assert [default_model(s) for s in (2, 3, 4)] == ["glrl", "gladsr_l", "gladsr_l"]
+    assert [default_model(s) for s in (2, 3, 4)] == ["gladsr_l", "gladsr_l", "gladsr_l"]
     with pytest.raises(BadArgument, match="scale must be 2, 3 or 4"):
         default_model(5)
 

@@ -269,7 +269,7 @@ def load_model(
 
     Args:
         model: a model name (``glsr models`` lists them); ``None``, the default at this scale
-            (:func:`glsr.models.default_model`: glrl at x2, gladsr_l at x3 and x4).
+            (:func:`glsr.models.default_model`: gladsr_l at every scale).
         scale: 2, 3 or 4.
         weights: a ``.safetensors`` file; without it, the shipped weights are used (a model with no
             parameters needs none).
