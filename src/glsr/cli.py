@@ -157,7 +157,7 @@ def _benchmark(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from glsr.train import train_from_cli
+    from glsr.train import is_main_process, train_from_cli
 
     out = train_from_cli(
         args.recipe,
@@ -172,7 +172,7 @@ def _train(args: argparse.Namespace) -> int:
         data_root=args.data_root,
         overrides=args.set,
     )
-    if out is not None and os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 writes
+    if out is not None and is_main_process():  # under torchrun only rank 0 reports
         print(f"wrote {out}")
     return 0
 

@@ -14,7 +14,15 @@ import torch
 from safetensors.torch import load_file
 
 from glsr.train.config import load_config
-from glsr.train.loop import clip_threshold, learning_rate, load_checkpoint, pixel_loss, train, training_loss
+from glsr.train.loop import (
+    clip_threshold,
+    is_main_process,
+    learning_rate,
+    load_checkpoint,
+    pixel_loss,
+    train,
+    training_loss,
+)
 from tests.train.conftest import TINY
 
 
@@ -207,6 +215,15 @@ names = sorted(open(f"/proc/self/task/{t}/comm").read().strip() for t in os.list
 print("threads at exit:", " ".join(names), file=sys.stderr)
 sys.exit(code)
 """
+
+
+def test_only_rank_zero_is_the_main_process(monkeypatch):
+    monkeypatch.delenv("RANK", raising=False)
+    assert is_main_process()  # a plain run, outside torchrun
+    monkeypatch.setenv("RANK", "0")
+    assert is_main_process()
+    monkeypatch.setenv("RANK", "1")
+    assert not is_main_process()
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="lists threads through /proc")

@@ -290,6 +290,11 @@ def _initialise(model: nn.Module, path: Path) -> dict[str, Any]:
     }
 
 
+def is_main_process() -> bool:
+    """True outside torchrun and on its rank 0: the one process that writes files and reports."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def train(
     cfg: TrainConfig,
     out: Path,
@@ -316,7 +321,7 @@ def train(
         importlib.import_module("torch._dynamo")
 
         dist.init_process_group("nccl" if target.type == "cuda" else "gloo")
-    main_rank = rank == 0
+    main_rank = is_main_process()
     try:
         # Each step frees and reallocates its activations; reusing the freed pages gave 6-10 % more
         # patches/s in fp32 on the CPU (glsr.memory, README "Speed").
