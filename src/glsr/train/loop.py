@@ -321,7 +321,7 @@ def train(
         importlib.import_module("torch._dynamo")
 
         dist.init_process_group("nccl" if target.type == "cuda" else "gloo")
-    main_rank = is_main_process()
+    main_rank = rank == 0
     try:
         # Each step frees and reallocates its activations; reusing the freed pages gave 6-10 % more
         # patches/s in fp32 on the CPU (glsr.memory, README "Speed").
