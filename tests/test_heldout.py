@@ -18,10 +18,14 @@ from glsr.errors import BadArgument
 from glsr.models import default_model, get_spec
 from glsr.weights import has_weights
 
-# Issue 7's rule: the default at a scale is whichever of the flagship luma model and the RGB attention
-# models has the best mean on the held-out photos, as benchmarks/heldout.py stored it for the shipped
-# weights (fp32).
-CANDIDATES = ("glrl", "gladsr_l", "gladsr")
+# Issue 7's rule: "the best RGB model beats the default luma model at x4. If it does, make it the
+# default." The best RGB model at a scale is the shipped one with the higher mean PSNR over the benchmark
+# sets in its manifest; it is the default where its held-out mean, as benchmarks/heldout.py stored it
+# for the shipped weights (fp32), beats the luma flagship's, and glrl is the default otherwise. Held-out
+# photos do not rank the RGB models: eight photos are too few, and one of them (brick) swings by more
+# than a dB between cycles that gain on every benchmark set (README, "Held-out photos").
+LUMA = "glrl"
+RGB = ("gladsr_l", "gladsr")
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -35,21 +39,38 @@ def test_the_default_is_gladsr_l_at_every_scale():
         default_model(5)
 
 
-def _stored_heldout_means(scale: int) -> dict[str, float]:
-    """Mean held-out PSNR per candidate, from stored files measured on the weights that ship now."""
+def _compare_models():
     spec = importlib.util.spec_from_file_location("compare_models", REPO / "tools" / "compare_models.py")
     compare = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(compare)
-    table = compare.heldout_psnr(sorted((REPO / "benchmarks" / "results").glob("heldout*.json")), shipped_only=True)
-    return {m: float(np.mean(list(table[m, scale].values()))) for m in CANDIDATES if (m, scale) in table}
+    return compare
+
+
+def _best_rgb_model(scale: int) -> str:
+    """The shipped RGB model with the best mean benchmark PSNR (Set5, Set14, BSD100, Urban100)."""
+    compare = _compare_models()
+    shipped = [m for m in RGB if has_weights(get_spec(m), scale)]
+    psnr = {m: compare.benchmark_psnr(m, scale) for m in shipped}
+    assert len({frozenset(p) for p in psnr.values()}) == 1, f"x{scale}: the manifests measured different sets"
+    return max(shipped, key=lambda m: np.mean(list(psnr[m].values())))
+
+
+def _stored_heldout_means(scale: int) -> dict[str, float]:
+    """Mean held-out PSNR per candidate, from stored files measured on the weights that ship now."""
+    table = _compare_models().heldout_psnr(
+        sorted((REPO / "benchmarks" / "results").glob("heldout*.json")), shipped_only=True
+    )
+    return {m: float(np.mean(list(table[m, scale].values()))) for m in (LUMA, *RGB) if (m, scale) in table}
 
 
 @pytest.mark.parametrize("scale", [2, 3, 4])
-def test_the_default_has_the_best_stored_held_out_mean(scale):
+def test_the_default_follows_issue_7s_rule(scale):
     means = _stored_heldout_means(scale)
-    shipped = [m for m in CANDIDATES if has_weights(get_spec(m), scale)]
+    shipped = [m for m in (LUMA, *RGB) if has_weights(get_spec(m), scale)]
     assert sorted(means) == sorted(shipped), f"x{scale}: rerun benchmarks/heldout.py for {set(shipped) - set(means)}"
-    assert default_model(scale) == max(means, key=means.__getitem__), f"x{scale}: {means}"
+    best = _best_rgb_model(scale)
+    expected = best if means[best] > means[LUMA] else LUMA
+    assert default_model(scale) == expected, f"x{scale}: best RGB model {best}, held-out means {means}"
 
 
 @pytest.mark.parametrize(("scale", "margin"), [(2, 0.8), (3, 0.5), (4, 0.4)])

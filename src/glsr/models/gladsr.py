@@ -528,7 +528,7 @@ SPECS = (
         param_tolerance=0.02,
         margin=receptive_margin(2, 4),  # 24
         global_context=True,
-        default_for=(2, 3, 4),  # best stored held-out mean at every scale (tests/test_heldout.py)
+        default_for=(2, 3, 4),  # issue 7's rule holds at every scale (tests/test_heldout.py)
         bf16_auto=True,  # benchmarks/results/precision.json
         description="GLADSR-L G2B4: the lightweight GLADSR, about 400K parameters",
     ),
