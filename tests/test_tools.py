@@ -11,7 +11,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from glsr.models import MODELS, create_model
+from glsr.models import MODELS, create_model, default_model
 from glsr.weights import save_weights, sha256
 
 REPO = Path(__file__).resolve().parents[1]
@@ -313,6 +313,44 @@ def test_compare_models_keeps_only_held_out_figures_of_the_shipped_weights(tmp_p
         files[-1].write_text(json.dumps(stored))
     assert compare.heldout_psnr(files) == {("glrl", 2): {"now": 1, "before": 1}}
     assert compare.heldout_psnr(files, shipped_only=True) == {("glrl", 2): {"now": 1}}
+
+
+def test_heldout_table_lists_the_shipped_weights_per_scale_with_bicubic_and_the_default(tmp_path):
+    tables = _tool("make_tables")
+    shipped = {m: sha256(REPO / f"src/glsr/weights/{m}_x2.safetensors") for m in ("gladsr_l", "gladsr")}
+
+    def store(name: str, model: str, digest: str, psnr: tuple[float, float], precision: str = "fp32") -> None:
+        results = [
+            {"photo": photo, "scale": 2, "psnr": v, "bicubic_psnr": b}
+            for photo, v, b in zip(("p", "q"), psnr, (30.0, 20.0), strict=True)
+        ]
+        stored = {"model": model, "precision": precision, "measured_on": "cpu", "results": results}
+        (tmp_path / f"heldout_{name}.json").write_text(json.dumps(stored | {"weights": {"x2": {"sha256": digest}}}))
+
+    store("a", "gladsr", shipped["gladsr"], (31.0, 21.5))
+    store("b", "gladsr_l", shipped["gladsr_l"], (31.0, 21.0))
+    store("bf16", "gladsr_l", shipped["gladsr_l"], (50.0, 50.0), "bf16")  # fp32 figures only
+    lines = tables.heldout_table(tmp_path).splitlines()
+    assert lines[0] == "| model | scale | mean | over bicubic | p | q |"
+    # Best mean first; the default is marked whatever its rank.
+    named = {m: f"**{m}** (default)" if m == default_model(2) else m for m in shipped}
+    assert lines[2:5] == [
+        "| bicubic | x2 | 25.00 | - | 30.00 | 20.00 |",
+        f"| {named['gladsr']} | x2 | 26.25 | +1.25 | 31.00 | 21.50 |",
+        f"| {named['gladsr_l']} | x2 | 26.00 | +1.00 | 31.00 | 21.00 |",
+    ]
+    assert "(default)" in lines[3] + lines[4] or default_model(2) not in shipped
+    assert lines[-1].endswith("measured on cpu.")
+    # Figures of weights that no longer ship are an error, not a row quietly left out.
+    store("old", "gladsr", "0" * 64, (40.0, 40.0))
+    with pytest.raises(SystemExit, match="gladsr x2 are not of its shipped weights"):
+        tables.heldout_table(tmp_path)
+    (tmp_path / "heldout_old.json").unlink()
+    stored = json.loads((tmp_path / "heldout_a.json").read_text())
+    stored["results"][0]["bicubic_psnr"] = 29.0
+    (tmp_path / "heldout_a.json").write_text(json.dumps(stored))
+    with pytest.raises(SystemExit, match="disagree on bicubic for p x2"):
+        tables.heldout_table(tmp_path)
 
 
 def test_precision_update_replaces_only_the_measured_models_and_scales_rows():

@@ -26,16 +26,14 @@ def benchmark_psnr(model: str, scale: int) -> dict[str, float]:
     return {r["dataset"]: r["psnr"] for r in manifest["results"] if r["scale"] == scale}
 
 
-def heldout_psnr(
-    files: list[Path], precision: str = "fp32", shipped_only: bool = False
-) -> dict[tuple[str, int], dict[str, float]]:
-    """PSNR per photo, keyed by (model, scale), from ``benchmarks/heldout.py`` JSON files.
+def heldout_rows(files: list[Path], precision: str = "fp32", shipped_only: bool = False) -> list[dict]:
+    """The per-photo rows of ``benchmarks/heldout.py`` JSON files, each with its file's ``model``.
 
     Only files measured in ``precision`` count (files from before the field existed are fp32), so a
     glob over the results folder does not mix fp32 and bf16 figures. With ``shipped_only``, only the
     scales whose stored sha256 is that of the weights shipped now.
     """
-    table: dict[tuple[str, int], dict[str, float]] = {}
+    rows = []
     for file in files:
         stored = json.loads(file.read_text())
         if stored.get("precision", "fp32") != precision:
@@ -43,7 +41,17 @@ def heldout_psnr(
         for r in stored["results"]:
             if shipped_only and not _measured_on_shipped(stored, r["scale"]):
                 continue
-            table.setdefault((stored["model"], r["scale"]), {})[r["photo"]] = r["psnr"]
+            rows.append({**r, "model": stored["model"], "measured_on": stored.get("measured_on")})
+    return rows
+
+
+def heldout_psnr(
+    files: list[Path], precision: str = "fp32", shipped_only: bool = False
+) -> dict[tuple[str, int], dict[str, float]]:
+    """PSNR per photo, keyed by (model, scale), from the rows of :func:`heldout_rows`."""
+    table: dict[tuple[str, int], dict[str, float]] = {}
+    for r in heldout_rows(files, precision, shipped_only):
+        table.setdefault((r["model"], r["scale"]), {})[r["photo"]] = r["psnr"]
     return table
 
 

@@ -10,18 +10,22 @@ Usage: python tools/make_tables.py [--check] [--speed benchmarks/results/upscale
   the four benchmark sets (a few minutes) and stores the results in benchmarks/results/bicubic.json;
   without ``--bicubic`` the stored results are used.
 
+* Held-out photos: the per-photo Y PSNR that ``benchmarks/heldout.py --json`` stored in
+  benchmarks/results/heldout*.json, for the weights shipped now (fp32), with bicubic and the default.
+
 * Training runs: docs/training.md's table of the runs behind the shipped weights (from the manifests),
   with the validation curve of each (docs/curves/<model>.svg, drawn by tools/plot_curves.py from the
   log.csv of each stage, kept in runs/).
 
 The tables replace what stands between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->`` markers in
-README.md (results, bicubic, speed) and docs/training.md (runs). ``--check`` exits 1 if README.md is
+README.md (results, bicubic, heldout, speed) and docs/training.md (runs). ``--check`` exits 1 if README.md is
 out of date instead of writing it.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import re
 import sys
@@ -31,6 +35,7 @@ REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
 TRAINING_DOC = REPO / "docs" / "training.md"
 CURVES = REPO / "docs" / "curves"
+RESULTS = REPO / "benchmarks" / "results"
 WEIGHTS = REPO / "src" / "glsr" / "weights"
 DATASETS = ["Set5", "Set14", "BSD100", "Urban100"]
 
@@ -243,6 +248,53 @@ def bicubic_table(measure: bool, data_root: str | None) -> str:
     return "\n".join(lines)
 
 
+def _compare_models():
+    spec = importlib.util.spec_from_file_location("compare_models", Path(__file__).with_name("compare_models.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def heldout_table(results: Path = RESULTS) -> str:
+    """Y PSNR per held-out photo for every model's shipped weights (fp32), with bicubic, per scale."""
+    from glsr.models import default_model
+
+    files = sorted(results.glob("heldout*.json"))
+    rows = _compare_models().heldout_rows(files, "fp32", shipped_only=True)
+    stale = [(r["model"], r["scale"]) for r in _compare_models().heldout_rows(files, "fp32") if r not in rows]
+    if stale:
+        model, scale = stale[0]
+        raise SystemExit(f"the stored held-out figures of {model} x{scale} are not of its shipped weights")
+    photos = sorted({r["photo"] for r in rows})
+    psnr: dict[tuple[int, str], dict[str, float]] = {}
+    bicubic: dict[tuple[int, str], float] = {}
+    for r in rows:
+        psnr.setdefault((r["scale"], r["model"]), {})[r["photo"]] = r["psnr"]
+        if abs(bicubic.setdefault((r["scale"], r["photo"]), r["bicubic_psnr"]) - r["bicubic_psnr"]) > 1e-3:
+            raise SystemExit(f"held-out files disagree on bicubic for {r['photo']} x{r['scale']}: measure them again")
+    head = "| model | scale | mean | over bicubic | " + " | ".join(photos) + " |"
+    lines = [head, "|---" * (4 + len(photos)) + "|"]
+    for scale in sorted({s for s, _ in psnr}):
+        base = [bicubic[scale, p] for p in photos]
+        mean_base = sum(base) / len(base)
+        lines.append(f"| bicubic | x{scale} | {mean_base:.2f} | - | " + " | ".join(f"{v:.2f}" for v in base) + " |")
+        full = {m: v for (s, m), v in psnr.items() if s == scale and set(v) == set(photos)}
+        for model in sorted(full, key=lambda m: -sum(full[m].values())):
+            values = [full[model][p] for p in photos]
+            mean = sum(values) / len(values)
+            name = f"**{model}** (default)" if model == default_model(scale) else model
+            cells = " | ".join(f"{v:.2f}" for v in values)
+            lines.append(f"| {name} | x{scale} | {mean:.2f} | {mean - mean_base:+.2f} | {cells} |")
+    hosts = sorted({r["measured_on"] for r in rows if r["measured_on"]})
+    lines.append("")
+    lines.append(
+        f"Y PSNR (dB, `scale` pixels shaved) on the {len(photos)} whole photos in tests/data/heldout, shrunk"
+        " with MATLAB bicubic, fp32, the weights shipped now: benchmarks/results/heldout*.json, stored by"
+        f" `python benchmarks/heldout.py --precision fp32 --json ...`, measured on {'; '.join(hosts)}."
+    )
+    return "\n".join(lines)
+
+
 def replace_block(text: str, name: str, body: str) -> str:
     pattern = re.compile(rf"(<!-- {name}:start -->\n).*?(<!-- {name}:end -->)", re.S)
     if not pattern.search(text):
@@ -263,6 +315,7 @@ def main() -> int:
     text = README.read_text()
     new = replace_block(text, "results", results_table())
     new = replace_block(new, "bicubic", bicubic_table(args.bicubic, args.data_root))
+    new = replace_block(new, "heldout", heldout_table())
     if "<!-- speed:start -->" in new:
         new = replace_block(new, "speed", speed_table(args.speed, args.speed_bf16))
     doc = TRAINING_DOC.read_text()
