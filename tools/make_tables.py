@@ -18,8 +18,8 @@ Usage: python tools/make_tables.py [--check] [--speed benchmarks/results/upscale
   log.csv of each stage, kept in runs/).
 
 The tables replace what stands between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->`` markers in
-README.md (results, bicubic, heldout, speed) and docs/training.md (runs). ``--check`` exits 1 if README.md is
-out of date instead of writing it.
+README.md (results, bicubic, heldout, speed) and docs/training.md (runs). ``--check`` exits 1 if
+README.md is out of date instead of writing it.
 """
 
 from __future__ import annotations
@@ -260,8 +260,9 @@ def heldout_table(results: Path = RESULTS) -> str:
     from glsr.models import default_model
 
     files = sorted(results.glob("heldout*.json"))
-    rows = _compare_models().heldout_rows(files, "fp32", shipped_only=True)
-    stale = [(r["model"], r["scale"]) for r in _compare_models().heldout_rows(files, "fp32") if r not in rows]
+    compare = _compare_models()
+    rows = compare.heldout_rows(files, "fp32", shipped_only=True)
+    stale = [(r["model"], r["scale"]) for r in compare.heldout_rows(files, "fp32") if r not in rows]
     if stale:
         model, scale = stale[0]
         raise SystemExit(f"the stored held-out figures of {model} x{scale} are not of its shipped weights")
