@@ -19,6 +19,7 @@ from glsr.models.gladsr import (
     LocalSelectiveBlock,
     NestedDenseGroup,
     SeparablePyramidUpsampler,
+    channel_statistics,
     grow_glams,
     pointwise,
     receptive_margin,
@@ -340,6 +341,51 @@ def test_channel_attention_pools_globally():
     with torch.no_grad():
         diff = (glam(x) - glam(x2))[..., :5].abs().max()
     assert diff > 0
+
+
+def _window_means_by_loops(u: torch.Tensor, window: int) -> torch.Tensor:
+    """Each pixel's mean over the ``window``-sided square around it, shifted inside the image."""
+    h, w = u.shape[-2:]
+    kh, kw = min(window, h), min(window, w)
+    out = torch.empty_like(u)
+    for i in range(h):
+        top = min(max(i - (kh - 1) // 2, 0), h - kh)
+        for j in range(w):
+            left = min(max(j - (kw - 1) // 2, 0), w - kw)
+            out[..., i, j] = u[..., top : top + kh, left : left + kw].mean(dim=(-2, -1))
+    return out
+
+
+@pytest.mark.parametrize(("size", "window"), [((13, 17), 5), ((12, 9), 4), ((6, 20), 8), ((7, 7), 7)])
+def test_windowed_channel_statistics_are_each_pixels_window_mean(size, window):
+    u = torch.randn(2, 3, *size, dtype=torch.float64)
+    got = channel_statistics(u, window)
+    want = _window_means_by_loops(u, window)
+    # A window covering the whole image is the global mean, one value per channel.
+    assert got.shape[-2:] == ((1, 1) if window >= max(size) else size)
+    torch.testing.assert_close(got.expand_as(want), want)
+
+
+def test_window_zero_is_the_papers_global_pooling():
+    u = torch.randn(1, 4, 9, 11)
+    torch.testing.assert_close(channel_statistics(u, 0), u.mean(dim=(2, 3), keepdim=True))
+
+
+def test_pool_window_changes_the_function_not_the_parameters():
+    local = _tiny(2, pool_window=4)
+    paper = _tiny(2)
+    assert list(local.state_dict()) == list(paper.state_dict())
+    paper.load_state_dict(local.state_dict())
+    x = torch.rand(1, 3, 12, 12)
+    with torch.no_grad():
+        assert not torch.allclose(local(x), paper(x))
+    # On an image no larger than the window every pixel sees the whole image: the paper's net.
+    wide = _tiny(2, pool_window=12)
+    wide.load_state_dict(local.state_dict())
+    with torch.no_grad():
+        torch.testing.assert_close(wide(x), paper(x))
+    with pytest.raises(ValueError, match="pool_window"):
+        _tiny(2, pool_window=-1)
 
 
 def test_grown_glams_start_switched_off_and_then_learn():

@@ -91,21 +91,54 @@ class DenseFeatures:
         return self.buffer[..., start : self.width].permute(0, 3, 1, 2)
 
 
+def channel_statistics(u: torch.Tensor, window: int = 0) -> torch.Tensor:
+    """The CSU's pooled descriptor of ``u`` ``(N, C, H, W)``: ``H_gp`` of eq. 8, or its local form.
+
+    ``window = 0`` is the paper's global average pooling, one ``(N, C, 1, 1)`` vector per image.
+    ``window = n`` gives every pixel the mean over an ``n x n`` window around it, ``(N, C, H, W)``:
+    trained on crops, the CSU only ever saw statistics of a crop, and at test time a whole image's
+    mean is another distribution (Chu et al., "Improving Image Restoration by Revisiting Global
+    Information Aggregation", ECCV 2022, their TLC). Near a border the window shifts inside the image
+    rather than shrinking, so each pixel sees the mean of a full crop-sized region, as in training;
+    along a side shorter than ``n`` the whole side is pooled, so an image no larger than a training
+    crop gets the global mean. The window is two separable box filters, then edge replication.
+    """
+    if window <= 0:
+        return u.mean(dim=(2, 3), keepdim=True)
+    h, w = u.shape[-2:]
+    kh, kw = min(window, h), min(window, w)
+    if kh == h and kw == w:
+        return u.mean(dim=(2, 3), keepdim=True)
+    means = F.avg_pool2d(F.avg_pool2d(u, (1, kw), stride=1), (kh, 1), stride=1)
+    top, left = (kh - 1) // 2, (kw - 1) // 2
+    return F.pad(means, (left, kw - 1 - left, top, kh - 1 - top), mode="replicate")
+
+
 class LocalSelectiveBlock(nn.Module):
     """LSB (Sec. III-C, Fig. 4a): a wide activation unit (WAU) then a channel selective unit (CSU).
 
     WAU: ``U = Conv3x3_map(Conv1x1_down(ReLU(Conv1x1_wide(Z))))``, widths ``in -> tau K -> K -> K``
     (the wide activation of WDSR). CSU (eq. 8): ``R_c = sigmoid(C_decode(LReLU(C_encode(H_gp(U)))))``
     with encode ``K -> K/r`` and decode ``K/r -> K``; the output is ``W_d = U * R_c``, channel-wise.
-    ``H_gp`` is global average pooling over the whole image.
+    ``H_gp`` is global average pooling over the whole image (the paper), or over a window around each
+    pixel (:func:`channel_statistics`).
 
     Args:
         in_channels: the width of ``[W_0, ..., W_{d-1}]``. growth: K. expansion: tau.
-        reduction: r. negative_slope: of the CSU's LReLU.
+        reduction: r. negative_slope: of the CSU's LReLU. pool_window: ``H_gp``'s window, 0 global.
     """
 
-    def __init__(self, in_channels: int, growth: int, expansion: int, reduction: int, negative_slope: float) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        growth: int,
+        expansion: int,
+        reduction: int,
+        negative_slope: float,
+        pool_window: int = 0,
+    ) -> None:
         super().__init__()
+        self.pool_window = pool_window
         self.wide = nn.Conv2d(in_channels, growth * expansion, 1)
         self.act = nn.ReLU(inplace=True)
         self.down = nn.Conv2d(growth * expansion, growth, 1)
@@ -116,7 +149,8 @@ class LocalSelectiveBlock(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         u = self.map(pointwise(self.down, self.act(pointwise(self.wide, z))))
-        r_c = torch.sigmoid(self.decode(self.encode_act(self.encode(u.mean(dim=(2, 3), keepdim=True)))))
+        pooled = channel_statistics(u, self.pool_window)
+        r_c = torch.sigmoid(self.decode(self.encode_act(self.encode(pooled))))
         return u * r_c
 
 
@@ -153,7 +187,7 @@ class GlobalLocalAdjustingModule(nn.Module):
     Args:
         in_channels: the width of the NDG's ``[D_0, ..., D_{g-1}]``. growth: K = K0. blocks: B.
         expansion: tau. reduction: the CSU's r. mask_channels: the SGU mask's width.
-        negative_slope: of the LReLUs.
+        negative_slope: of the LReLUs. pool_window: the CSUs' pooling window (0: global).
     """
 
     def __init__(
@@ -165,11 +199,13 @@ class GlobalLocalAdjustingModule(nn.Module):
         reduction: int = 4,
         mask_channels: int = 1,
         negative_slope: float = 0.2,
+        pool_window: int = 0,
     ) -> None:
         super().__init__()
         self.pooling = nn.Conv2d(in_channels, growth, 1)
         self.lsbs = nn.ModuleList(
-            LocalSelectiveBlock(growth * d, growth, expansion, reduction, negative_slope) for d in range(1, blocks + 1)
+            LocalSelectiveBlock(growth * d, growth, expansion, reduction, negative_slope, pool_window)
+            for d in range(1, blocks + 1)
         )
         self.ggb = GlobalGuidedBlock(growth * (blocks + 1), growth, mask_channels, negative_slope)
 
@@ -188,7 +224,8 @@ class NestedDenseGroup(nn.Module):
 
     Args:
         channels: n, the NDG's input and output width. glams: G. growth: K = K0. blocks: B.
-        expansion, reduction, mask_channels, negative_slope: see :class:`GlobalLocalAdjustingModule`.
+        expansion, reduction, mask_channels, negative_slope, pool_window: see
+            :class:`GlobalLocalAdjustingModule`.
     """
 
     def __init__(
@@ -201,11 +238,12 @@ class NestedDenseGroup(nn.Module):
         reduction: int = 4,
         mask_channels: int = 1,
         negative_slope: float = 0.2,
+        pool_window: int = 0,
     ) -> None:
         super().__init__()
         self.glams = nn.ModuleList(
             GlobalLocalAdjustingModule(
-                channels + growth * g, growth, blocks, expansion, reduction, mask_channels, negative_slope
+                channels + growth * g, growth, blocks, expansion, reduction, mask_channels, negative_slope, pool_window
             )
             for g in range(glams)
         )
@@ -275,6 +313,8 @@ class GLADSR(nn.Module):
         spu_groups: rho (4). spu_reduction: d (4).
         negative_slope: of the LReLUs in the CSU and SGU (0.2; the paper gives none).
         separate_betas: one beta per stage instead of the single beta of eq. 3-4.
+        pool_window: 0, the CSUs pool the whole image (eq. 8); n, an ``n x n`` window around each
+            pixel (:func:`channel_statistics`). An inference setting: it changes no parameter.
     """
 
     def __init__(
@@ -291,8 +331,11 @@ class GLADSR(nn.Module):
         spu_reduction: int = 4,
         negative_slope: float = 0.2,
         separate_betas: bool = False,
+        pool_window: int = 0,
     ) -> None:
         super().__init__()
+        if pool_window < 0:
+            raise ValueError(f"pool_window must be 0 (global pooling) or a window size, not {pool_window}")
         self.scale = scale
         ndg = {
             "channels": channels,
@@ -303,6 +346,7 @@ class GLADSR(nn.Module):
             "reduction": reduction,
             "mask_channels": mask_channels,
             "negative_slope": negative_slope,
+            "pool_window": pool_window,
         }
         self.fenet = nn.Conv2d(3, channels, 3, padding=1)
         self.basic = NestedDenseGroup(**ndg)
