@@ -353,6 +353,45 @@ def test_heldout_table_lists_the_shipped_weights_per_scale_with_bicubic_and_the_
         tables.heldout_table(tmp_path)
 
 
+def _manifest(model: str, scale: int, **psnr: float) -> dict:
+    return {"model": model, "results": [{"dataset": d, "scale": scale, "psnr": v} for d, v in psnr.items()]}
+
+
+def test_targets_table_measures_each_model_against_its_issues_bar():
+    tables = _tool("make_tables")
+    # VDSR's published x2 row is 37.53 / 33.03 / 31.90; issue 6 holds glrl to it minus 0.1 dB.
+    lines = tables.targets_table([_manifest("glrl", 2, Set5=37.43, Set14=32.9202, BSD100=31.9)]).splitlines()
+    assert lines[2] == (
+        "| glrl | x2 | vdsr (291) - 0.1 dB (#6) | 37.43 / 37.43 (+0.00) | 32.92 / 32.93 (-0.01) "
+        "| 31.90 / 31.80 (+0.10) | no: Set14 |"
+    )
+    # A model with no weights keeps its row, and a model with no target has none.
+    assert "| srgrn | - | srgrn (DIV2K) - 0.4 dB (#7) | - | - | - | no weights ship |" in lines
+    assert not any(line.startswith("| fsrcnn ") for line in lines)
+
+
+def test_comparison_table_is_each_model_minus_the_scales_default(tmp_path):
+    tables = _tool("make_tables")
+    default = default_model(2)
+    other = "glrl" if default != "glrl" else "vdsr"
+    for model, psnr in ((default, (31.0, 21.0)), (other, (31.5, 20.0))):
+        stem = MODELS[model].weights_stem(2)
+        stored = {
+            "model": model,
+            "weights": {"x2": {"sha256": sha256(REPO / f"src/glsr/weights/{stem}.safetensors")}},
+            "results": [{"photo": p, "scale": 2, "psnr": v} for p, v in zip("pq", psnr, strict=True)],
+        }
+        (tmp_path / f"heldout_{model}.json").write_text(json.dumps(stored))
+    manifests = [
+        _manifest(default, 2, Set5=37.0, Set14=33.0, BSD100=32.0, Urban100=30.0),
+        _manifest(other, 2, Set5=36.9, Set14=33.1, BSD100=32.0, Urban100=29.5),
+        _manifest(other, 3, Set5=30.0),  # no default at x3 among these manifests: no row
+    ]
+    lines = tables.comparison_table(tmp_path, manifests).splitlines()
+    assert lines[2:3] == [f"| {other} | x2 | -0.10 | +0.10 | +0.00 | -0.50 | -0.25 | p +0.50 |"]
+    assert not any("| x3 |" in line for line in lines)
+
+
 def test_precision_update_replaces_only_the_measured_models_and_scales_rows():
     from benchmarks.precision import merge
 

@@ -13,12 +13,16 @@ Usage: python tools/make_tables.py [--check] [--speed benchmarks/results/upscale
 * Held-out photos: the per-photo Y PSNR that ``benchmarks/heldout.py --json`` stored in
   benchmarks/results/heldout*.json, for the weights shipped now (fp32), with bicubic and the default.
 
+* Targets: each shipped model against the bar its issue sets (a published row minus a margin).
+* Comparison: each shipped model minus each scale's default model, on the benchmark sets and the
+  held-out photos.
+
 * Training runs: docs/training.md's table of the runs behind the shipped weights (from the manifests),
   with the validation curve of each (docs/curves/<model>.svg, drawn by tools/plot_curves.py from the
   log.csv of each stage, kept in runs/).
 
 The tables replace what stands between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->`` markers in
-README.md (results, bicubic, heldout, speed) and docs/training.md (runs). ``--check`` exits 1 if
+README.md (results, targets, compare, bicubic, heldout, speed) and docs/training.md (runs). ``--check`` exits 1 if
 README.md is out of date instead of writing it.
 """
 
@@ -127,6 +131,108 @@ def results_table() -> str:
         }
     )
     return "\n".join([*lines, "", *[f"- {n}" for n in notes]])
+
+
+# The issues' bars, as data: (model, issue, the published row it is measured against (model, training
+# set), the margin below it, the datasets the issue names). Issue 6 holds glrl to VDSR's figures.
+TARGETS = (
+    ("glrl", 6, ("vdsr", "291"), 0.1, ("Set5", "Set14", "BSD100")),
+    ("vdsr", 6, ("vdsr", "291"), 0.1, ("Set5", "Set14", "BSD100")),
+    ("drrn_b1u9", 6, ("drrn_b1u9", "291"), 0.1, ("Set5", "Set14", "BSD100")),
+    ("drrn_b1u25", 6, ("drrn_b1u25", "291"), 0.1, ("Set5", "Set14")),
+    ("srcnn", 6, ("srcnn", "ImageNet"), 0.1, ("Set5", "Set14", "BSD100")),
+    ("gladsr_l", 7, ("gladsr_l", "DIV2K"), 0.3, ("Set5", "Set14", "BSD100")),
+    ("gladsr", 7, ("gladsr", "291"), 0.1, ("Set5", "Set14", "BSD100")),
+    ("srgrn", 7, ("srgrn", "DIV2K"), 0.4, ("Set5", "Set14")),
+)
+
+
+def _published_psnr(model: str, training: str, dataset: str, scale: int) -> float | None:
+    """A paper's BI PSNR for ``model`` trained on ``training`` (src/glsr/published.json)."""
+    from glsr.evaluate import published
+
+    for entry in published():
+        if (entry["model"], entry["training"], entry["degradation"]) == (model, training, "BI"):
+            figure = entry["figures"].get(dataset, {}).get(str(scale))
+            return figure[0] if figure else None
+    return None
+
+
+def targets_table(manifests: list[dict] | None = None) -> str:
+    """Each shipped model against its issue's bar: ours / the bar (the gap), per named dataset and scale."""
+    manifests = _manifests() if manifests is None else manifests
+    shipped = {(m["model"], r["scale"], r["dataset"]): r["psnr"] for m in manifests for r in m["results"]}
+    lines = [
+        "| model | scale | bar (issue) | Set5 | Set14 | BSD100 | met |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for model, issue, (source, training), margin, datasets in TARGETS:
+        label = f"{source} ({training}) - {margin:.1f} dB (#{issue})"
+        if not any((model, scale, datasets[0]) in shipped for scale in (2, 3, 4)):
+            lines.append(f"| {model} | - | {label} | - | - | - | no weights ship |")
+            continue
+        for scale in (2, 3, 4):
+            if (model, scale, datasets[0]) not in shipped:
+                continue
+            cells, short = [], []
+            for dataset in ("Set5", "Set14", "BSD100"):
+                bar = _published_psnr(source, training, dataset, scale)
+                if dataset not in datasets or bar is None:
+                    cells.append("-")
+                    continue
+                bar -= margin
+                ours = shipped[model, scale, dataset]
+                cells.append(f"{ours:.2f} / {bar:.2f} ({ours - bar:+.2f})")
+                if ours < bar - 1e-9:  # unrounded: 32.9202 against 32.93 is short
+                    short.append(dataset)
+            met = "no: " + ", ".join(short) if short else "yes"
+            lines.append(f"| {model} | x{scale} | {label} | {' | '.join(cells)} | {met} |")
+    lines.append("")
+    lines.append(
+        "Each cell: ours / the bar (ours minus the bar), PSNR in dB, BI; ours from the weight manifests,"
+        " the bar from the published row named (src/glsr/published.json) minus the issue's margin."
+    )
+    return "\n".join(lines)
+
+
+def comparison_table(results: Path = RESULTS, manifests: list[dict] | None = None) -> str:
+    """Every shipped model minus each scale's default: benchmark PSNR and held-out photos (fp32)."""
+    from glsr.models import default_model
+
+    compare = _compare_models()
+    heldout = compare.heldout_psnr(sorted(results.glob("heldout*.json")), "fp32", shipped_only=True)
+    shipped: dict[tuple[str, int], dict[str, float]] = {}
+    for m in _manifests() if manifests is None else manifests:
+        for r in m["results"]:
+            shipped.setdefault((m["model"], r["scale"]), {})[r["dataset"]] = r["psnr"]
+    lines = [
+        "| model | scale | Set5 | Set14 | BSD100 | Urban100 | held-out mean | held-out photos ahead |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for scale in (2, 3, 4):
+        default = default_model(scale)
+        base = shipped.get((default, scale))
+        if base is None:
+            continue
+        others = [m for (m, s) in shipped if s == scale and m != default]
+        for model in sorted(others, key=lambda m: -sum(shipped[m, scale].values())):
+            ours = shipped[model, scale]
+            cells = [f"{ours[d] - base[d]:+.2f}" if d in ours and d in base else "-" for d in DATASETS]
+            mine, theirs = heldout.get((model, scale)), heldout.get((default, scale))
+            mean, ahead = "-", "-"
+            if mine and theirs and set(mine) == set(theirs):
+                photos = sorted(mine, key=lambda p: theirs[p] - mine[p])
+                mean = f"{sum(mine[p] - theirs[p] for p in photos) / len(photos):+.2f}"
+                ahead = ", ".join(f"{p} {mine[p] - theirs[p]:+.2f}" for p in photos if mine[p] > theirs[p]) or "none"
+            lines.append(f"| {model} | x{scale} | {' | '.join(cells)} | {mean} | {ahead} |")
+    lines.append("")
+    lines.append(
+        "PSNR in dB of each shipped model minus that of the scale's default (glsr models), from the weight"
+        " manifests (benchmark sets) and benchmarks/results/heldout*.json (fp32, the shipped weights)."
+        " `python tools/compare_models.py MODEL DEFAULT --heldout benchmarks/results/heldout*.json`"
+        " prints every photo's difference."
+    )
+    return "\n".join(lines)
 
 
 SPEED_REFERENCE = "glrl"  # the flagship; issue 7 measures GLADSR-L against it at the same scale
@@ -317,6 +423,8 @@ def main() -> int:
     new = replace_block(text, "results", results_table())
     new = replace_block(new, "bicubic", bicubic_table(args.bicubic, args.data_root))
     new = replace_block(new, "heldout", heldout_table())
+    new = replace_block(new, "targets", targets_table())
+    new = replace_block(new, "compare", comparison_table())
     if "<!-- speed:start -->" in new:
         new = replace_block(new, "speed", speed_table(args.speed, args.speed_bf16))
     doc = TRAINING_DOC.read_text()
