@@ -204,6 +204,11 @@ def test_weights_of_a_non_default_variant_load_through_their_sidecar(tmp_path: P
     assert up.net.features.conv1.out_channels == 8
     with pytest.raises(BadArgument, match="holds glrl weights"):
         load_model("vdsr", 2, weights=tmp_path / "model.safetensors", device="cpu")
+    # An option of the right name with a value its constructor refuses is a clear error too.
+    save_weights(create_model("gladsr_l", 2), tmp_path / "model.safetensors")
+    (tmp_path / "model.json").write_text(json.dumps({"model": "gladsr_l", "model_kwargs": {"pool_window": -1}}))
+    with pytest.raises(BadArgument, match="gladsr_l: pool_window must be 0"):
+        load_model("gladsr_l", 2, weights=tmp_path / "model.safetensors", device="cpu")
 
 
 @pytest.mark.parametrize(

@@ -385,7 +385,7 @@ def test_pool_window_changes_the_function_not_the_parameters():
     with torch.no_grad():
         torch.testing.assert_close(wide(x), paper(x))
     with pytest.raises(ValueError, match="pool_window"):
-        _tiny(2, pool_window=-1)
+        GLADSR(2, **TINY, pool_window=-1)
 
 
 def test_grown_glams_start_switched_off_and_then_learn():

@@ -76,6 +76,8 @@ def create_model(name: str, scale: int, pretrained: bool = False, **overrides: o
             raise
         bad = str(error).rsplit("argument", 1)[-1].strip()
         raise BadArgument(f"{name} has no option {bad} (model_kwargs)") from None
+    except ValueError as error:  # a constructor's check of an option's value, e.g. a model.json's
+        raise BadArgument(f"{name}: {error} (model_kwargs)") from None
     if pretrained:
         from glsr.weights import load_pretrained
 
