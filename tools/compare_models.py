@@ -55,6 +55,12 @@ def heldout_psnr(
     return table
 
 
+def photo_differences(first: dict[str, float], second: dict[str, float]) -> list[tuple[str, float]]:
+    """``first - second`` on each photo both have, largest first."""
+    photos = set(first) & set(second)
+    return sorted(((p, first[p] - second[p]) for p in photos), key=lambda pd: -pd[1])
+
+
 def _measured_on_shipped(stored: dict, scale: int) -> bool:
     weights = stored.get("weights", {}).get(f"x{scale}")
     return weights is not None and weights["sha256"] == sha256(weights_path(get_spec(stored["model"]), scale))
@@ -75,10 +81,10 @@ def main() -> int:
         print(f"x{scale} {args.first} - {args.second}: {deltas}")
         pa, pb = heldout.get((args.first, scale)), heldout.get((args.second, scale))
         if pa and pb:
-            photos = sorted(set(pa) & set(pb), key=lambda p: pb[p] - pa[p])
-            mean_a = sum(pa[p] for p in photos) / len(photos)
-            mean_b = sum(pb[p] for p in photos) / len(photos)
-            per_photo = ", ".join(f"{p} {pa[p] - pb[p]:+.2f}" for p in photos)
+            differences = photo_differences(pa, pb)
+            mean_a = sum(pa[p] for p, _ in differences) / len(differences)
+            mean_b = sum(pb[p] for p, _ in differences) / len(differences)
+            per_photo = ", ".join(f"{p} {d:+.2f}" for p, d in differences)
             print(f"x{scale} held-out mean {mean_a:.2f} against {mean_b:.2f}: {per_photo}")
     return 0
 

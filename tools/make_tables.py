@@ -22,8 +22,8 @@ Usage: python tools/make_tables.py [--check] [--speed benchmarks/results/upscale
   log.csv of each stage, kept in runs/).
 
 The tables replace what stands between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->`` markers in
-README.md (results, targets, compare, bicubic, heldout, speed) and docs/training.md (runs). ``--check`` exits 1 if
-README.md is out of date instead of writing it.
+README.md (results, targets, compare, bicubic, heldout, speed) and docs/training.md (runs).
+``--check`` exits 1 if README.md is out of date instead of writing it.
 """
 
 from __future__ import annotations
@@ -147,41 +147,40 @@ TARGETS = (
 )
 
 
-def _published_psnr(model: str, training: str, dataset: str, scale: int) -> float | None:
-    """A paper's BI PSNR for ``model`` trained on ``training`` (src/glsr/published.json)."""
-    from glsr.evaluate import published
-
-    for entry in published():
-        if (entry["model"], entry["training"], entry["degradation"]) == (model, training, "BI"):
-            figure = entry["figures"].get(dataset, {}).get(str(scale))
-            return figure[0] if figure else None
-    return None
+def _shipped_psnr(manifests: list[dict] | None = None) -> dict[tuple[str, int], dict[str, float]]:
+    """PSNR per dataset, keyed by (model, scale), from the manifests (default: the shipped ones)."""
+    shipped: dict[tuple[str, int], dict[str, float]] = {}
+    for m in _manifests() if manifests is None else manifests:
+        for r in m["results"]:
+            shipped.setdefault((m["model"], r["scale"]), {})[r["dataset"]] = r["psnr"]
+    return shipped
 
 
 def targets_table(manifests: list[dict] | None = None) -> str:
     """Each shipped model against its issue's bar: ours / the bar (the gap), per named dataset and scale."""
-    manifests = _manifests() if manifests is None else manifests
-    shipped = {(m["model"], r["scale"], r["dataset"]): r["psnr"] for m in manifests for r in m["results"]}
+    from glsr.evaluate import published_figure
+
+    shipped = _shipped_psnr(manifests)
     lines = [
         "| model | scale | bar (issue) | Set5 | Set14 | BSD100 | met |",
         "|---|---|---|---|---|---|---|",
     ]
     for model, issue, (source, training), margin, datasets in TARGETS:
         label = f"{source} ({training}) - {margin:.1f} dB (#{issue})"
-        if not any((model, scale, datasets[0]) in shipped for scale in (2, 3, 4)):
+        if not any((model, scale) in shipped for scale in (2, 3, 4)):
             lines.append(f"| {model} | - | {label} | - | - | - | no weights ship |")
             continue
         for scale in (2, 3, 4):
-            if (model, scale, datasets[0]) not in shipped:
+            if (model, scale) not in shipped:
                 continue
             cells, short = [], []
             for dataset in ("Set5", "Set14", "BSD100"):
-                bar = _published_psnr(source, training, dataset, scale)
-                if dataset not in datasets or bar is None:
+                paper = published_figure(source, dataset, scale, training=training)
+                if dataset not in datasets or paper is None:
                     cells.append("-")
                     continue
-                bar -= margin
-                ours = shipped[model, scale, dataset]
+                bar = paper[0] - margin
+                ours = shipped[model, scale][dataset]
                 cells.append(f"{ours:.2f} / {bar:.2f} ({ours - bar:+.2f})")
                 if ours < bar - 1e-9:  # unrounded: 32.9202 against 32.93 is short
                     short.append(dataset)
@@ -201,10 +200,7 @@ def comparison_table(results: Path = RESULTS, manifests: list[dict] | None = Non
 
     compare = _compare_models()
     heldout = compare.heldout_psnr(sorted(results.glob("heldout*.json")), "fp32", shipped_only=True)
-    shipped: dict[tuple[str, int], dict[str, float]] = {}
-    for m in _manifests() if manifests is None else manifests:
-        for r in m["results"]:
-            shipped.setdefault((m["model"], r["scale"]), {})[r["dataset"]] = r["psnr"]
+    shipped = _shipped_psnr(manifests)
     lines = [
         "| model | scale | Set5 | Set14 | BSD100 | Urban100 | held-out mean | held-out photos ahead |",
         "|---|---|---|---|---|---|---|---|",
@@ -221,9 +217,9 @@ def comparison_table(results: Path = RESULTS, manifests: list[dict] | None = Non
             mine, theirs = heldout.get((model, scale)), heldout.get((default, scale))
             mean, ahead = "-", "-"
             if mine and theirs and set(mine) == set(theirs):
-                photos = sorted(mine, key=lambda p: theirs[p] - mine[p])
-                mean = f"{sum(mine[p] - theirs[p] for p in photos) / len(photos):+.2f}"
-                ahead = ", ".join(f"{p} {mine[p] - theirs[p]:+.2f}" for p in photos if mine[p] > theirs[p]) or "none"
+                differences = compare.photo_differences(mine, theirs)
+                mean = f"{sum(d for _, d in differences) / len(differences):+.2f}"
+                ahead = ", ".join(f"{p} {d:+.2f}" for p, d in differences if d > 0) or "none"
             lines.append(f"| {model} | x{scale} | {' | '.join(cells)} | {mean} | {ahead} |")
     lines.append("")
     lines.append(

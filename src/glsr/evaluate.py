@@ -82,11 +82,15 @@ def published() -> list[dict[str, Any]]:
 
 
 def published_figure(
-    model: str, dataset: str, scale: int, degradation: str = "BI"
+    model: str, dataset: str, scale: int, degradation: str = "BI", training: str | None = None
 ) -> tuple[float, float | None, str] | None:
-    """The published (PSNR, SSIM, source) for a model, or ``None`` if the papers give none."""
+    """The published (PSNR, SSIM, source) for a model, or ``None`` if the papers give none.
+
+    ``training`` picks the row of a model published for several training sets (GLADSR's 291 and
+    DIV2K rows); without it, the first row in published.json.
+    """
     for entry in published():
-        if entry["model"] == model and entry["degradation"] == degradation:
+        if entry["model"] == model and entry["degradation"] == degradation and training in (None, entry["training"]):
             figure = entry["figures"].get(dataset, {}).get(str(scale))
             if figure is not None:
                 source = entry["source"] + (f", trained on {entry['training']}" if entry["training"] else "")

@@ -103,12 +103,10 @@ def channel_statistics(u: torch.Tensor, window: int = 0) -> torch.Tensor:
     along a side shorter than ``n`` the whole side is pooled, so an image no larger than a training
     crop gets the global mean. The window is two separable box filters, then edge replication.
     """
-    if window <= 0:
-        return u.mean(dim=(2, 3), keepdim=True)
     h, w = u.shape[-2:]
-    kh, kw = min(window, h), min(window, w)
-    if kh == h and kw == w:
+    if window <= 0 or (window >= h and window >= w):
         return u.mean(dim=(2, 3), keepdim=True)
+    kh, kw = min(window, h), min(window, w)
     means = F.avg_pool2d(F.avg_pool2d(u, (1, kw), stride=1), (kh, 1), stride=1)
     top, left = (kh - 1) // 2, (kw - 1) // 2
     return F.pad(means, (left, kw - 1 - left, top, kh - 1 - top), mode="replicate")
