@@ -8,7 +8,6 @@ over bicubic with ``s`` pixels shaved. ``benchmarks/heldout.py`` prints the same
 from __future__ import annotations
 
 import importlib.util
-import json
 from pathlib import Path
 
 import numpy as np
@@ -47,16 +46,17 @@ def test_the_default_is_gladsr_l_at_every_scale():
         default_model(5)
 
 
-def _compare_models():
-    spec = importlib.util.spec_from_file_location("compare_models", REPO / "tools" / "compare_models.py")
-    compare = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(compare)
-    return compare
+def _tool(name: str):
+    """A script of tools/ as a module (they are not a package)."""
+    spec = importlib.util.spec_from_file_location(name, REPO / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _seconds(scale: int) -> dict[str, float]:
     """Median seconds per 512x512 input of each model at this scale, from the stored speed run."""
-    rows = json.loads(SPEED.read_text())["results"]
+    rows, _ = _tool("make_tables")._speed_rows(SPEED)
     return {row["model"]: row["median_s"] for row in rows if row["scale"] == scale}
 
 
@@ -68,7 +68,7 @@ def best_rgb_model(means: dict[str, float], seconds: dict[str, float]) -> str:
 
 def _best_rgb_model(scale: int) -> str:
     """The best shipped RGB model by its mean benchmark PSNR (Set5, Set14, BSD100, Urban100) and speed."""
-    compare = _compare_models()
+    compare = _tool("compare_models")
     shipped = [m for m in RGB if has_weights(get_spec(m), scale)]
     psnr = {m: compare.benchmark_psnr(m, scale) for m in shipped}
     assert len({frozenset(p) for p in psnr.values()}) == 1, f"x{scale}: the manifests measured different sets"
@@ -87,7 +87,7 @@ def test_a_slower_rgb_model_must_lead_by_more_than_lead_db():
 
 def _stored_heldout_means(scale: int) -> dict[str, float]:
     """Mean held-out PSNR per candidate, from stored files measured on the weights that ship now."""
-    table = _compare_models().heldout_psnr(
+    table = _tool("compare_models").heldout_psnr(
         sorted((REPO / "benchmarks" / "results").glob("heldout*.json")), shipped_only=True
     )
     return {m: float(np.mean(list(table[m, scale].values()))) for m in (LUMA, *RGB) if (m, scale) in table}
