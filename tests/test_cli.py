@@ -38,6 +38,18 @@ def test_models_json(capsys):
     assert {r["name"] for r in records if r["bf16_auto"]} == {n for n, spec in MODELS.items() if spec.bf16_auto}
 
 
+def test_models_table_lines_up(capsys):
+    # The widest parameter counts (RDN's 22M at three scales) must not shift the later columns.
+    assert main(["models"]) == 0
+    header, *rows = capsys.readouterr().out.splitlines()
+    assert [row.split()[0] for row in rows] == list(MODELS)
+    start = header.index("weights")
+    assert header.index("description") > start
+    for row in rows:
+        assert row[start - 1] == " " and row[start] in "x-", row
+        assert row[header.index("params")] in "0123456789", row
+
+
 def test_a_closed_pipe_ends_quietly():
     # glsr models | head: the reader closes the pipe before glsr writes (it is still importing torch).
     proc = subprocess.Popen([sys.executable, "-m", "glsr", "models"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)

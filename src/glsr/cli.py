@@ -199,15 +199,24 @@ def _models(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(records, indent=1))
         return 0
-    print(f"{'name':14} {'input':18} {'protocol':8} {'params (x2/x3/x4)':28} weights  description")
+    header = ("name", "input", "protocol", "params (x2/x3/x4)", "weights", "description")
+    rows = []
     for record, spec in zip(records, MODELS.values(), strict=True):
-        params = "/".join(f"{n:,}" for n in record["params"].values())
-        weights = "".join(f"x{s}" for s, ok in record["weights"].items() if ok) or "-"
         default = f" (the default at {', '.join(f'x{s}' for s in spec.default_for)})" if spec.default_for else ""
-        print(
-            f"{record['name']:14} {record['input']:18} {record['protocol']:8} {params:28} {weights:8} "
-            f"{spec.description}{default}"
+        rows.append(
+            (
+                record["name"],
+                record["input"],
+                record["protocol"],
+                "/".join(f"{n:,}" for n in record["params"].values()),
+                "".join(f"x{s}" for s, ok in record["weights"].items() if ok) or "-",
+                spec.description + default,
+            )
         )
+    # Columns as wide as their widest cell, so a 22M-parameter row does not push the rest out of line.
+    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header) - 1)]
+    for row in (header, *rows):
+        print(" ".join(f"{cell:{width}}" for cell, width in zip(row, widths, strict=False)) + " " + row[-1])
     return 0
 
 
