@@ -72,6 +72,9 @@ def test_attention_family_uses_adam_and_l1():
 def test_overrides_are_typed():
     cfg = load_config("glrl", ["batch_size=8", "optim.lr=0.05", "data.scales=[3]", "precision=bf16"])
     assert (cfg.batch_size, cfg.optim.lr, cfg.data.scales, cfg.precision) == (8, 0.05, (3,), "bf16")
+    assert load_config("gladsr_l", ["data.downscale=0.9,0.7"]).data.downscale == (0.9, 0.7)
+    assert load_config("gladsr_l", ["data.downscale=[0.8]"]).data.downscale == (0.8,)
+    assert load_config("gladsr_l", []).data.downscale == ()
 
 
 @pytest.mark.parametrize(
@@ -84,6 +87,9 @@ def test_overrides_are_typed():
         ("noequals", "KEY=VALUE"),
         ("loss_crop=21", "loss_crop must leave pixels"),
         ("loss_crop=-1", "loss_crop must leave pixels"),
+        ("data.downscale=[1.0]", "downscale factors must be between 0 and 1"),
+        ("data.downscale=[0]", "downscale factors must be between 0 and 1"),
+        ("data.downscale=big", "data.downscale must be float"),
     ],
 )
 def test_bad_overrides_fail_before_training(override, needle):

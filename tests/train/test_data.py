@@ -88,3 +88,27 @@ def test_scale_augmentation_mixes_scales_and_generator_state_resumes(data_root):
     again = [sampler.sample(8) for _ in range(3)]
     for a, b in zip(first, again, strict=True):
         assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+
+
+def test_downscaled_copies_follow_the_originals_at_matlab_sizes(data_root):
+    from glsr.resize import imresize
+    from glsr.train.data import downscaled_copies
+
+    rgb = load_image(data_root / "Set5" / "bird.png")
+    grey = load_image(data_root / "Set14" / "bridge.png")
+    assert grey.ndim == 2
+    out = downscaled_copies([rgb, grey], [0.9, 0.5])
+    assert len(out) == 6 and out[0] is rgb and out[1] is grey
+    for copy, source, factor in zip(out[2:], [rgb, grey, rgb, grey], [0.9, 0.9, 0.5, 0.5], strict=True):
+        assert copy.dtype == np.uint8 and copy.ndim == source.ndim
+        # MATLAB's imresize output size: ceil(factor * side).
+        assert copy.shape[:2] == tuple(int(np.ceil(factor * s)) for s in source.shape[:2])
+    # Channel by channel the same as resizing that channel alone, rounded as MATLAB rounds.
+    green = imresize(torch.from_numpy(rgb[..., 1].astype(np.float64)), 0.5)
+    assert np.array_equal(out[4][..., 1], np.floor(green.clamp(0, 255).numpy() + 0.5).astype(np.uint8))
+    # A copy is the picture made smaller, not something else: its bicubic upscaling back to the
+    # original size is close to the original (35 dB on bird; a copy of noise would give about 12).
+    back = imresize(torch.from_numpy(out[4].transpose(2, 0, 1).astype(np.float64)), 2).numpy()
+    h, w = rgb.shape[:2]
+    assert psnr(back[1, :h, :w], rgb[..., 1].astype(np.float64)) > 30
+    assert downscaled_copies([rgb], []) == [rgb]

@@ -163,6 +163,40 @@ def test_resume_refuses_a_different_recipe_and_a_fresh_run_refuses_an_old_folder
         train(_cfg(extra=("batch_size=2",)), tmp_path / "a", resume=True, device="cpu", data_root=str(tiny_root))
 
 
+def test_a_checkpoint_from_before_a_data_key_existed_still_resumes(tiny_root, tmp_path):
+    from glsr.errors import BadArgument
+
+    out = tmp_path / "run"
+    train(_cfg(), out, device="cpu", data_root=str(tiny_root), progress=False, max_iterations=2)
+    checkpoint = load_checkpoint(out / "last.ckpt")
+    recipe = json.loads(checkpoint["config"])
+    del recipe["data"]["downscale"]  # as a checkpoint written before data.downscale was a key
+    checkpoint["config"] = json.dumps(recipe, sort_keys=True)
+    torch.save(checkpoint, out / "last.ckpt")
+    train(_cfg(), out, resume=True, device="cpu", data_root=str(tiny_root), progress=False)
+    assert (out / "model.safetensors").is_file()
+    # The key at another value is another recipe.
+    with pytest.raises(BadArgument, match="different recipe"):
+        train(_cfg(extra=("data.downscale=[0.9]",)), out, resume=True, device="cpu", data_root=str(tiny_root))
+
+
+def test_downscale_adds_training_images(tiny_root, tmp_path, monkeypatch):
+    from glsr.train import data as train_data
+
+    seen = []
+    original = train_data.PatchSampler.__init__
+
+    def record(self, images, *args, **kwargs):
+        seen.append([image.shape for image in images])
+        original(self, images, *args, **kwargs)
+
+    monkeypatch.setattr(train_data.PatchSampler, "__init__", record)
+    cfg = _cfg(extra=("data.downscale=[0.75]",))
+    train(cfg, tmp_path / "run", device="cpu", data_root=str(tiny_root), progress=False, max_iterations=2)
+    (shapes,) = seen
+    assert shapes == [(60, 72, 3)] * 3 + [(45, 54, 3)] * 3  # the three 72x60 crops, then at 0.75
+
+
 def test_sigterm_saves_a_checkpoint_and_stops_cleanly(tiny_root, tmp_path, monkeypatch):
     from glsr.train import data as train_data
 

@@ -33,6 +33,9 @@ class DataConfig:
             grid; the stride only defines how many patches make an epoch (``epoch_patches``).
         epoch_patches: patches in one epoch of the paper's patch set (for epoch-based schedules).
         augment: the 8 rotations and flips.
+        downscale: factors in (0, 1): each training image is also used downscaled by each of them
+            (MATLAB bicubic, rounded to 8 bits) as an HR image of its own, the scale augmentation
+            that small sets such as the 291 images get in the VDSR and MemNet lineage. Empty: none.
         val_sets: benchmark sets for validation (Set5).
         device: where the training images and patch cutting live: ``model`` (the training device, so
             a GPU cuts its own patches) or ``cpu``.
@@ -44,6 +47,7 @@ class DataConfig:
     stride: int = 41
     epoch_patches: int = 0
     augment: bool = True
+    downscale: tuple[float, ...] = ()
     val_sets: tuple[str, ...] = ("Set5",)
     device: Literal["model", "cpu"] = "model"
 
@@ -131,6 +135,8 @@ class TrainConfig:
             raise BadArgument(f"recipe {self.name}: {self.model} is one model per scale; pick one with --scale")
         if self.batch_size < 1 or self.iterations < 1 or self.data.patch_size < 4:
             raise BadArgument(f"recipe {self.name}: batch_size, iterations and patch_size must be positive")
+        if not all(0 < f < 1 for f in self.data.downscale):
+            raise BadArgument(f"recipe {self.name}: data.downscale factors must be between 0 and 1")
         if self.optim.lr <= 0:
             raise BadArgument(f"recipe {self.name}: lr must be positive")
         if not 0 <= self.aux_weight < 1:

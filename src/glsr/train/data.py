@@ -38,6 +38,22 @@ def load_training_images(sets: Sequence[str], data_root: str | None) -> list[tup
     return images
 
 
+def downscaled_copies(images: Sequence[np.ndarray], factors: Sequence[float]) -> list[np.ndarray]:
+    """The images, then each image downscaled by each factor, as new uint8 HR images.
+
+    The copies are made as an HR image would be stored: MATLAB bicubic (:func:`glsr.resize.imresize`
+    with its antialiasing) and rounded to 8 bits. Patches are then cut from them like from the rest,
+    so a network sees each structure at several sizes (``DataConfig.downscale``).
+    """
+    out = list(images)
+    for factor in factors:
+        for image in images:
+            chw = image.transpose(2, 0, 1) if image.ndim == 3 else image[None]
+            small = quantize(imresize(torch.from_numpy(chw.astype(np.float64)), factor)).to(torch.uint8).numpy()
+            out.append(small.transpose(1, 2, 0).copy() if image.ndim == 3 else small[0].copy())
+    return out
+
+
 def dihedral_grid(size: int, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Source (row, column) of each output pixel of the k-th transform of a ``size`` square.
 

@@ -14,6 +14,7 @@ images, and only rank 0 validates, logs and writes files.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import importlib
 import json
 import math
@@ -41,8 +42,8 @@ from glsr.hardware import describe
 from glsr.inference import Upscaler, resolve_device
 from glsr.memory import reuse_freed_memory
 from glsr.models import create_model, get_spec
-from glsr.train.config import TrainConfig
-from glsr.train.data import PatchSampler, load_training_images
+from glsr.train.config import DataConfig, TrainConfig
+from glsr.train.data import PatchSampler, downscaled_copies, load_training_images
 from glsr.weights import save_weights, sha256
 
 LOG_FIELDS = ["iteration", "epoch", "loss", "lr", "grad_norm", "val_psnr", "seconds"]
@@ -295,6 +296,16 @@ def is_main_process() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
+def _saved_recipe(text: str) -> str:
+    """A checkpoint's recipe JSON, with data keys added since it was written at their defaults.
+
+    So a run written before ``data.downscale`` existed still resumes under the same recipe.
+    """
+    saved = json.loads(text)
+    saved["data"] = {**dataclasses.asdict(DataConfig()), **saved["data"]}
+    return json.dumps(saved, sort_keys=True)
+
+
 def train(
     cfg: TrainConfig,
     out: Path,
@@ -357,7 +368,7 @@ def _train(
         if not ckpt_path.is_file():
             raise BadArgument(f"--resume: no checkpoint at {ckpt_path}")
         checkpoint = load_checkpoint(ckpt_path)
-        if checkpoint["config"] != json.dumps(cfg.to_dict(), sort_keys=True):
+        if _saved_recipe(checkpoint["config"]) != json.dumps(cfg.to_dict(), sort_keys=True):
             raise BadArgument(f"--resume: {ckpt_path} was written by a different recipe or --set values")
     elif ckpt_path.exists():
         raise BadArgument(f"{out} already holds a run; pass --resume to continue it or choose another --out")
@@ -374,7 +385,7 @@ def _train(
 
     spec = get_spec(cfg.model)
     images = load_training_images(cfg.data.train_sets, data_root)
-    shard = [image for _, image in images[rank::world]]
+    shard = downscaled_copies([image for _, image in images[rank::world]], cfg.data.downscale)
     data_device = device if cfg.data.device == "model" else torch.device("cpu")
     sampler = PatchSampler(
         shard, spec, cfg.data.scales, cfg.data.patch_size, cfg.data.augment, data_device, cfg.seed + rank
