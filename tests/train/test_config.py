@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import subprocess
 from pathlib import Path
@@ -105,3 +106,13 @@ def test_per_scale_models_refuse_scale_augmentation():
 def test_unknown_recipe():
     with pytest.raises(BadArgument, match="unknown recipe"):
         load_config("nope")
+
+
+def test_gladsr_l_down_is_the_shipped_scale_augmentation_cycle():
+    # The shipped GLADSR-L files' last stage ran as gladsr_l_refine with --set overrides; the recipe
+    # file must be that same cycle, or its comment would describe a schedule nobody ran.
+    ran = load_config(
+        "gladsr_l_refine", ["precision=bf16", "iterations=5000", "data.downscale=[0.9,0.8,0.7,0.6]", "data.scales=[2]"]
+    )
+    recipe = load_config("gladsr_l_down")
+    assert dataclasses.replace(ran, name=recipe.name, filled_by_us=recipe.filled_by_us) == recipe
