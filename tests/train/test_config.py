@@ -109,8 +109,9 @@ def test_unknown_recipe():
 
 
 def test_gladsr_l_down_is_the_shipped_scale_augmentation_cycle():
-    # The shipped GLADSR-L files' last stage ran as gladsr_l_refine with --set overrides; the recipe
-    # file must be that same cycle, or its comment would describe a schedule nobody ran.
+    # The first scale-augmentation stages of the shipped GLADSR-L files ran as gladsr_l_refine with
+    # --set overrides; the recipe file must be that same cycle, or its comment would describe a
+    # schedule nobody ran.
     ran = load_config(
         "gladsr_l_refine", ["precision=bf16", "iterations=5000", "data.downscale=[0.9,0.8,0.7,0.6]", "data.scales=[2]"]
     )

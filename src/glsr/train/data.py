@@ -45,13 +45,18 @@ def downscaled_copies(images: Sequence[np.ndarray], factors: Sequence[float]) ->
     with its antialiasing) and rounded to 8 bits. Patches are then cut from them like from the rest,
     so a network sees each structure at several sizes (``DataConfig.downscale``).
     """
-    out = list(images)
-    for factor in factors:
-        for image in images:
-            chw = image.transpose(2, 0, 1) if image.ndim == 3 else image[None]
-            small = quantize(imresize(torch.from_numpy(chw.astype(np.float64)), factor)).to(torch.uint8).numpy()
-            out.append(small.transpose(1, 2, 0).copy() if image.ndim == 3 else small[0].copy())
-    return out
+    return [*images, *(_resize_uint8(image, factor) for factor in factors for image in images)]
+
+
+def _resize_uint8(image: np.ndarray, scale: float) -> np.ndarray:
+    """A uint8 ``(H, W)`` or ``(H, W, C)`` image resized by MATLAB bicubic and rounded as MATLAB rounds.
+
+    Computed in float64 through the torch path, which is what the rgb protocol's training LR images
+    have always used (numpy's path sums in another order, which moves a few pixels by one level).
+    """
+    chw = image.transpose(2, 0, 1) if image.ndim == 3 else image[None]
+    small = quantize(imresize(torch.from_numpy(chw.astype(np.float64)), scale)).to(torch.uint8).numpy()
+    return small.transpose(1, 2, 0).copy() if image.ndim == 3 else small[0].copy()
 
 
 def dihedral_grid(size: int, k: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -169,8 +174,7 @@ class PatchSampler:
             net_in = imresize(lr, scale) if self.spec.interpolated else lr
             return net_in.float().numpy()[..., None], y.astype(np.uint8)[..., None]
         rgb = hr if hr.ndim == 3 else np.repeat(hr[..., None], 3, axis=2)
-        lr = quantize(imresize(torch.from_numpy(rgb.transpose(2, 0, 1).astype(np.float64)), 1 / scale))
-        return lr.to(torch.uint8).numpy().transpose(1, 2, 0).copy(), rgb
+        return _resize_uint8(rgb, 1 / scale), rgb
 
     def sample(self, batch_size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """A batch ``(inputs, targets, scales)``; inputs and targets are float in [0, 1]."""
