@@ -117,3 +117,11 @@ def test_gladsr_l_down_is_the_shipped_scale_augmentation_cycle():
     )
     recipe = load_config("gladsr_l_down")
     assert dataclasses.replace(ran, name=recipe.name, filled_by_us=recipe.filled_by_us) == recipe
+
+
+def test_gladsr_grow_down_is_the_shipped_grow_cycle():
+    # The x2 and x3 gladsr files since session 48 ran gladsr_grow with these three overrides; the
+    # recipe file must be that cycle, so that its name reproduces them.
+    ran = load_config("gladsr_grow", ["precision=bf16", "iterations=3000", "data.downscale=[0.9,0.8,0.7,0.6]"])
+    recipe = load_config("gladsr_grow_down")
+    assert dataclasses.replace(ran, name=recipe.name, filled_by_us=recipe.filled_by_us) == recipe
