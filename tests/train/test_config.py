@@ -108,20 +108,22 @@ def test_unknown_recipe():
         load_config("nope")
 
 
-def test_gladsr_l_down_is_the_shipped_scale_augmentation_cycle():
-    # The first scale-augmentation stages of the shipped GLADSR-L files ran as gladsr_l_refine with
-    # --set overrides; the recipe file must be that same cycle, or its comment would describe a
-    # schedule nobody ran.
-    ran = load_config(
-        "gladsr_l_refine", ["precision=bf16", "iterations=5000", "data.downscale=[0.9,0.8,0.7,0.6]", "data.scales=[2]"]
-    )
-    recipe = load_config("gladsr_l_down")
-    assert dataclasses.replace(ran, name=recipe.name, filled_by_us=recipe.filled_by_us) == recipe
+# Shipped stages that first ran as a base recipe with --set overrides, and the recipe file that names
+# the same cycle: each file must equal its overrides, or its comment would describe a schedule nobody
+# ran. gladsr_l_down: the first scale-augmentation stages of the GLADSR-L files; gladsr_grow_down:
+# the x2 and x3 gladsr grow cycles since session 48.
+NAMED_CYCLES = [
+    (
+        "gladsr_l_down",
+        "gladsr_l_refine",
+        ["precision=bf16", "iterations=5000", "data.downscale=[0.9,0.8,0.7,0.6]", "data.scales=[2]"],
+    ),
+    ("gladsr_grow_down", "gladsr_grow", ["precision=bf16", "iterations=3000", "data.downscale=[0.9,0.8,0.7,0.6]"]),
+]
 
 
-def test_gladsr_grow_down_is_the_shipped_grow_cycle():
-    # The x2 and x3 gladsr files since session 48 ran gladsr_grow with these three overrides; the
-    # recipe file must be that cycle, so that its name reproduces them.
-    ran = load_config("gladsr_grow", ["precision=bf16", "iterations=3000", "data.downscale=[0.9,0.8,0.7,0.6]"])
-    recipe = load_config("gladsr_grow_down")
+@pytest.mark.parametrize(("name", "ran_as", "overrides"), NAMED_CYCLES)
+def test_named_cycle_is_the_shipped_overrides(name: str, ran_as: str, overrides: list[str]):
+    ran = load_config(ran_as, overrides)
+    recipe = load_config(name)
     assert dataclasses.replace(ran, name=recipe.name, filled_by_us=recipe.filled_by_us) == recipe
