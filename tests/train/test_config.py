@@ -110,14 +110,15 @@ def test_unknown_recipe():
 
 # Shipped stages that first ran as a base recipe with --set overrides, and the recipe file that names
 # the same cycle: each file must equal its overrides, or its comment would describe a schedule nobody
-# ran. gladsr_l_down: the first scale-augmentation stages of the GLADSR-L files; gladsr_grow_down:
-# the x2 and x3 gladsr grow cycles since session 48.
+# ran. gladsr_l_down: the first scale-augmentation stages of the GLADSR-L files; gladsr_l_low: the
+# 1e-4 peak cycles of session 51; gladsr_grow_down: the x2 and x3 gladsr grow cycles since session 48.
 NAMED_CYCLES = [
     (
         "gladsr_l_down",
         "gladsr_l_refine",
         ["precision=bf16", "iterations=5000", "data.downscale=[0.9,0.8,0.7,0.6]", "data.scales=[2]"],
     ),
+    ("gladsr_l_low", "gladsr_l_down", ["optim.lr=1e-4", "iterations=4000"]),
     ("gladsr_grow_down", "gladsr_grow", ["precision=bf16", "iterations=3000", "data.downscale=[0.9,0.8,0.7,0.6]"]),
 ]
 
